@@ -1,0 +1,1 @@
+"""Actions: what the assistant does once it knows what the resident wants."""

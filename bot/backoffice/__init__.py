@@ -1,0 +1,1 @@
+"""The back office: delivering filed requests (outbox) and bringing their status back."""

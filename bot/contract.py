@@ -1,0 +1,126 @@
+"""The one contract every channel uses: an InboundMessage in, a Reply out.
+
+A channel turns its transport into an ``InboundMessage``, calls ``Assistant.handle`` and
+renders the ``Reply`` in its own medium. The assistant never knows the transport.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, Field, field_validator, model_validator
+
+_CONTROL = re.compile(
+    r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]"
+)
+DTMF_KEYS = re.compile(r"^[0-9*#]{1,32}$")
+
+
+def clean_text(text: str) -> str:
+    """Strip control and bidi-override characters; keep every script and emoji."""
+    text = unicodedata.normalize("NFC", text)
+    text = _CONTROL.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
+    return text.strip()
+
+
+class Location(BaseModel):
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+    label: str | None = Field(default=None, max_length=200)
+
+
+class InboundMessage(BaseModel):
+    """What a resident sent, whatever the channel."""
+
+    channel: str = Field(min_length=1, max_length=32, pattern=r"^[a-z0-9_]+$")
+    sender: str = Field(min_length=1, max_length=200)
+    text: str | None = None
+    audio: bytes | None = Field(default=None, exclude=True)
+    location: Location | None = None
+    dtmf: str | None = None
+    language: str | None = Field(default=None, max_length=16)
+    message_id: str = Field(default_factory=lambda: uuid.uuid4().hex, min_length=1, max_length=200)
+    received_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("text")
+    @classmethod
+    def _clean(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        return clean_text(value) or None
+
+    @field_validator("dtmf")
+    @classmethod
+    def _dtmf(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        if not DTMF_KEYS.match(value):
+            raise ValueError("dtmf must be digits, * or # (at most 32)")
+        return value
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> InboundMessage:
+        if not (self.text or self.audio or self.location or self.dtmf):
+            raise ValueError("a message needs text, audio, a location or DTMF digits")
+        return self
+
+
+class Choice(BaseModel):
+    """An option the resident can pick: a button, a numbered SMS reply, a phone digit."""
+
+    title: str
+    payload: str
+
+
+class Source(BaseModel):
+    title: str
+    url: str
+
+
+class OutboundMessage(BaseModel):
+    text: str
+    speech: str | None = None  # what a voice channel says when it should differ from text
+    choices: list[Choice] = Field(default_factory=list)
+    source: Source | None = None
+    ends_conversation: bool = False
+    handoff: bool = False
+
+    @property
+    def spoken(self) -> str:
+        return self.speech or self.text
+
+
+class EntityOut(BaseModel):
+    entity: str
+    value: str
+    text: str
+
+
+class Reply(BaseModel):
+    """The messages to render, plus what the assistant understood and did (for tests and logs)."""
+
+    messages: list[OutboundMessage]
+    intent: str | None = None
+    confidence: float | None = None
+    entities: list[EntityOut] = Field(default_factory=list)
+    filed_reference: str | None = None
+    handoff: bool = False
+    language: str = "en"
+    prefs: dict[str, Any] = Field(default_factory=dict)
+
+    def __iter__(self) -> Iterator[OutboundMessage]:  # type: ignore[override]
+        return iter(self.messages)
+
+    @property
+    def text(self) -> str:
+        return "\n\n".join(m.text for m in self.messages)
+
+    @property
+    def choices(self) -> list[Choice]:
+        return [c for m in self.messages for c in m.choices]

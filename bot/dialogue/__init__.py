@@ -1,0 +1,1 @@
+"""Dialogue: the per-conversation state and how a turn moves it."""

@@ -1,0 +1,36 @@
+"""The dialogue state kept per conversation, serialised as JSON in its tracker row."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from bot.contract import Choice, OutboundMessage
+
+
+class PlaceSlot(BaseModel):
+    address: str
+    street: str | None = None
+    district: str | None = None
+    lat: float | None = None
+    lon: float | None = None
+
+
+class ReportForm(BaseModel):
+    """A problem report being filled in across turns."""
+
+    service_code: str | None = None
+    place: PlaceSlot | None = None
+    description: str | None = None
+    contact: str | None = None  # channel | phone | none
+    phone: str | None = None
+    fields: dict[str, str] = Field(default_factory=dict)
+    asking: str | None = None  # the slot the last bot message asked for
+    confirming: bool = False
+
+
+class DialogueState(BaseModel):
+    form: ReportForm | None = None
+    last_messages: list[OutboundMessage] = Field(default_factory=list)
+    choices: list[Choice] = Field(default_factory=list)
+    awaiting: str | None = None  # status_phone | language
+    pending_reference: str | None = None

@@ -1,0 +1,102 @@
+"""Turn a message into an intent and entities: choices and payloads first, then the NLU engine."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from bot.contract import Choice, InboundMessage, Location
+from bot.nlu.engine import NLUEngine, ParseResult
+from bot.nlu.entities import Entity
+from knowledge.embedder import Embedder
+
+PAYLOAD_PREFIX = "/"
+DTMF_INTENTS = {"0": "talk_to_human", "*": "repeat"}
+
+
+@dataclass
+class Understanding:
+    intent: str | None
+    confidence: float
+    text: str | None = None
+    entities: list[Entity] = field(default_factory=list)
+    argument: str | None = None  # of a chosen payload: "pothole" in "/service:pothole"
+    vector: np.ndarray | None = None
+    location: Location | None = None
+    ranking: list[tuple[str, float]] = field(default_factory=list)
+
+    def entity(self, name: str) -> Entity | None:
+        return next((e for e in self.entities if e.entity == name), None)
+
+    def has_any(self, *names: str) -> bool:
+        return any(e.entity in names for e in self.entities)
+
+
+def payload(intent: str, argument: str | None = None) -> str:
+    return f"{PAYLOAD_PREFIX}{intent}" + (f":{argument}" if argument is not None else "")
+
+
+def parse_payload(text: str) -> tuple[str, str | None] | None:
+    if not text.startswith(PAYLOAD_PREFIX) or " " in text.strip():
+        return None
+    intent, _, argument = text[1:].partition(":")
+    if not intent.replace("_", "").isalnum():
+        return None
+    return intent, argument or None
+
+
+def _chosen(text: str, choices: list[Choice]) -> Choice | None:
+    """A choice picked by its number ("2") or by its exact title."""
+    cleaned = text.strip().rstrip(".").lower()
+    if cleaned.isdigit() and 1 <= int(cleaned) <= len(choices):
+        return choices[int(cleaned) - 1]
+    return next((c for c in choices if c.title.lower() == cleaned), None)
+
+
+class Interpreter:
+    """Embeds each text once per turn; the vector serves intent and retrieval alike."""
+
+    def __init__(self, nlu: NLUEngine, embedder: Embedder) -> None:
+        self.nlu = nlu
+        self.embedder = embedder
+
+    def understand(self, message: InboundMessage, choices: list[Choice]) -> Understanding:
+        if message.dtmf:
+            picked = _chosen(message.dtmf, choices)
+            if picked:
+                return self._from_payload(picked.payload, message)
+            if message.dtmf in DTMF_INTENTS:
+                return Understanding(DTMF_INTENTS[message.dtmf], 1.0, location=message.location)
+            if not message.text:
+                return self.parse(message.dtmf, message.location)
+        text = message.text
+        if not text:
+            return Understanding(None, 0.0, location=message.location)
+        picked = _chosen(text, choices)
+        if picked:
+            return self._from_payload(picked.payload, message)
+        if parse_payload(text):
+            return self._from_payload(text, message)
+        return self.parse(text, message.location)
+
+    def parse(self, text: str, location: Location | None = None) -> Understanding:
+        vector = self.embedder.encode_one(text)
+        result: ParseResult = self.nlu.parse(text, vector)
+        return Understanding(
+            intent=result.intent,
+            confidence=result.confidence,
+            text=text,
+            entities=list(result.entities),
+            vector=vector,
+            location=location,
+            ranking=list(result.ranking),
+        )
+
+    @staticmethod
+    def _from_payload(text: str, message: InboundMessage) -> Understanding:
+        parsed = parse_payload(text)
+        if parsed is None:
+            return Understanding(None, 0.0, text=text, location=message.location)
+        intent, argument = parsed
+        return Understanding(intent, 1.0, argument=argument, location=message.location)

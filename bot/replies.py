@@ -1,0 +1,100 @@
+"""Everything the assistant says, in one place, in plain language."""
+
+from __future__ import annotations
+
+CITY = "Port Alder"
+
+GREETING = (
+    f"Hello, this is the {CITY} city helpline. You can ask me a question about city services, "
+    "report a problem like a pothole or a broken street light, or check a report you made."
+)
+HELP = (
+    "I can answer questions about city services, take a report of a problem in the street, "
+    "and tell you what happened to a report if you give me its number. "
+    "Say 'person' at any time to talk to a member of staff. Say 'cancel' to stop."
+)
+GOODBYE = "Thank you for contacting the city. Goodbye."
+THANKS = "You're welcome. Is there anything else I can help with?"
+NOTHING_TO_CANCEL = "There is nothing to cancel. How can I help you?"
+CANCELLED = "All right, I have cancelled that report. Nothing was sent. How else can I help?"
+NOTHING_TO_REPEAT = "I haven't said anything yet. How can I help you?"
+SLOWER = "I will speak more slowly."
+OUT_OF_SCOPE = (
+    "Sorry, I can only help with city services. You can ask about things like bins, "
+    "parking or benefits, or report a problem in the street."
+)
+DONT_KNOW = (
+    "Sorry, I don't know the answer to that yet. I have passed your question to our staff "
+    "so we can add it. Would you like to talk to a person?"
+)
+DID_YOU_MEAN = "I'm not sure which of these you mean. Please choose one:"
+NOT_UNDERSTOOD = "Sorry, I didn't understand. You can choose one of these:"
+AUDIO_ONLY = "Sorry, I could not listen to that message here. Please type your message."
+LANGUAGES = "I can help you in {languages}. Which language would you like?"
+LANGUAGE_SET = "All right, I will use {language}."
+SESSION_RESUMED = "Welcome back."
+
+HANDOFF = (
+    "I'm passing you to a member of staff. They will reply here as soon as they can, "
+    "during office hours Monday to Friday, 8:30 to 5."
+)
+HANDOFF_WAITING = "A member of staff has your message and will reply here soon."
+
+ASK_SERVICE = "What kind of problem would you like to report? You can choose one of these:"
+ASK_LOCATION = "Where is the {service}? Please give the street and house number, or a place."
+LOCATION_UNKNOWN = (
+    "I couldn't find '{text}' in {city}. Please give a street name, like 'Elm Street', "
+    "or a place, like 'Central Library'."
+)
+LOCATION_OUTSIDE = "That location is outside {city}. Please give a street in the city."
+ASK_DESCRIPTION = "Please describe the problem in a few words."
+DESCRIPTION_TOO_SHORT = "Please tell me a little more about the problem."
+ASK_CONTACT = "How should we tell you about progress?"
+ASK_PHONE = "What phone number should we call?"
+PHONE_INVALID = "That doesn't look like a phone number. Please give it with the area code."
+FIELD_INVALID = "Please choose one of: {choices}."
+CONFIRM = "Let me check. {summary} Shall I send this report?"
+WHAT_TO_CHANGE = "What would you like to change?"
+FILED = (
+    "Thank you. Your report is filed. Your reference number is {reference}. "
+    "Please keep it to check progress."
+)
+FILED_SPOKEN = (
+    "Thank you. Your report is filed. Your reference number is {spoken}. I repeat: {spoken}."
+)
+RESUME = "Now, back to your report."
+
+ASK_REFERENCE = "Please tell me your reference number. It looks like REQ-2026-000123."
+REFERENCE_NOT_FOUND = "I couldn't find a report with the number {reference}. Please check it."
+STATUS_PRIVATE = (
+    "For your privacy, I can only give the status of a report made from this conversation. "
+    "Please tell me the phone number you gave when you made the report."
+)
+STATUS_PHONE_MISMATCH = "Sorry, that phone number does not match that report."
+STATUS = "Report {reference} ({service}) is {status}. It was last updated on {updated}."
+WHICH_REQUEST = "Which report do you mean?"
+
+STATUS_WORDS = {
+    "submitted": "received and waiting to be looked at",
+    "acknowledged": "accepted by the team responsible",
+    "in_progress": "being worked on",
+    "closed": "finished",
+    "rejected": "closed without action",
+}
+CONTACT_CHOICES = {"channel": "Message me here", "phone": "Call me", "none": "No updates"}
+CONTACT_WORDS = {
+    "channel": "we will message you here",
+    "phone": "we will call you",
+    "none": "you don't need updates",
+}
+
+
+def spoken_reference(reference: str) -> str:
+    """REQ-2026-000123 read digit by digit, so a caller can write it down."""
+    digits = [ch for ch in reference if ch.isdigit()]
+    return "R E Q, " + " ".join(digits[:4]) + ", " + " ".join(digits[4:])
+
+
+def status_notice(reference: str, status: str, note: str | None) -> str:
+    text = f"Update on your report {reference}: it is now {STATUS_WORDS.get(status, status)}."
+    return f"{text} {note}" if note else text

@@ -1,0 +1,119 @@
+"""Build a ready assistant from settings: database, knowledge base, index and trained NLU."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from bot.actions.answer import Answerer
+from bot.assistant import Assistant
+from bot.catalogue import DATA, Catalogue
+from bot.city import City
+from bot.dialogue.report import ReportPolicy
+from bot.dialogue.understanding import Interpreter
+from bot.identity import Hasher, load_or_create_secret
+from bot.nlu import build_engine
+from bot.nlu.engine import NLUEngine
+from bot.nlu.entities import EntityExtractor
+from bot.nlu.training_data import TrainingData, load_training_data
+from bot.settings import Settings
+from bot.storage.db import Database
+from knowledge.demo import seed_demo
+from knowledge.embedder import Embedder, load_embedder
+from knowledge.search import KnowledgeSearch
+from knowledge.service import KnowledgeService
+
+log = logging.getLogger(__name__)
+NLU_DATA = DATA / "nlu.yml"
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    db: Database
+    embedder: Embedder
+    knowledge: KnowledgeService
+    search: KnowledgeSearch
+    nlu: NLUEngine
+    city: City
+    catalogue: Catalogue
+    hasher: Hasher
+    assistant: Assistant
+
+
+def training_files(settings: Settings) -> list[Path]:
+    return [NLU_DATA, *settings.nlu_data]
+
+
+def _fingerprint(engine: str, paths: list[Path]) -> str:
+    digest = hashlib.sha256(engine.encode())
+    for path in paths:
+        files = sorted(path.rglob("*.yml")) if path.is_dir() else [path]
+        for file in files:
+            digest.update(file.read_bytes())
+    return digest.hexdigest()
+
+
+def prepare_nlu(
+    settings: Settings, embedder: Embedder, extractor: EntityExtractor, data: TrainingData,
+    *, force: bool = False,
+) -> NLUEngine:
+    """Load the trained model if it matches the training data, else train and save it."""
+    engine = build_engine(settings.nlu_engine, embedder, extractor, rasa_url=settings.rasa_url)
+    directory = settings.model_dir / f"nlu-{settings.nlu_engine}"
+    stamp = directory / "fingerprint.json"
+    fingerprint = _fingerprint(settings.nlu_engine, training_files(settings))
+    if not force and stamp.exists() and json.loads(stamp.read_text())["sha256"] == fingerprint:
+        engine.load(directory)
+        return engine
+    report = engine.train(data)
+    log.info("trained NLU engine %s in %.1f s", settings.nlu_engine, report.seconds)
+    directory.mkdir(parents=True, exist_ok=True)
+    engine.save(directory)
+    stamp.write_text(json.dumps({"sha256": fingerprint}))
+    return engine
+
+
+def build_runtime(
+    settings: Settings, *, clock: Callable[[], datetime] | None = None
+) -> Runtime:
+    """Everything the server needs; on an empty data dir it seeds the demo and trains first."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    db = Database(settings.db_url)
+    db.migrate()
+    embedder = load_embedder()
+    knowledge = KnowledgeService(db.sessions)
+    if settings.seed_demo:
+        seed_demo(knowledge)
+    search = KnowledgeSearch(knowledge, embedder, settings.index_dir)
+    search.ensure_fresh()
+    city = City.load()
+    catalogue = Catalogue.load()
+    data = load_training_data(*training_files(settings))
+    extractor = EntityExtractor(data, city, catalogue.codes)
+    nlu = prepare_nlu(settings, embedder, extractor, data)
+    hasher = Hasher(load_or_create_secret(
+        settings.secret_key.get_secret_value() if settings.secret_key else None, settings.data_dir
+    ))
+    options = {"clock": clock} if clock else {}
+    assistant = Assistant(
+        db=db,
+        interpreter=Interpreter(nlu, embedder),
+        answerer=Answerer(search, knowledge),
+        report=ReportPolicy(catalogue, city, embedder),
+        catalogue=catalogue,
+        hasher=hasher,
+        session_ttl=timedelta(minutes=settings.session_ttl_minutes),
+        max_text_chars=settings.max_text_chars,
+        languages=(settings.default_language,),
+        **options,
+    )
+    return Runtime(settings, db, embedder, knowledge, search, nlu, city, catalogue, hasher,
+                   assistant)

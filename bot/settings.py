@@ -1,0 +1,77 @@
+"""Typed configuration from HOTLINE_* environment variables (and a .env file if present)."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HOTLINE_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Path("var")
+    database_url: str | None = None  # default: SQLite file in data_dir
+    nlu_engine: str = "embedding"
+    rasa_url: str | None = None
+    nlu_data: list[Path] = Field(default_factory=list)  # extra Rasa NLU files/directories
+    default_language: str = "en"
+    session_ttl_minutes: int = 30
+    max_text_chars: int = 4000
+    timezone: str = "America/Los_Angeles"
+    seed_demo: bool = True
+    public_url: str | None = None
+    secret_key: SecretStr | None = None
+
+    telegram_bot_token: SecretStr | None = None
+    telegram_secret_token: SecretStr | None = None
+    telegram_api_url: str = "https://api.telegram.org"
+    twilio_account_sid: str | None = None
+    twilio_auth_token: SecretStr | None = None
+    twilio_from_number: str | None = None
+    twilio_api_url: str | None = None
+    # Residents' channels (channels/rate_limit.py, channels/outbound.py): `limits` notation.
+    rate_limit_sender: str = "30/minute"
+    rate_limit_channel: str = "1200/minute"
+    notice_interval_seconds: float = 15.0
+
+    # Back office (bot/backoffice): "local" (our own Open311 server and staff desk), "open311",
+    # "webhook" or "none" (rows stay pending, visible to staff). Unset: open311 if a URL is
+    # given, else webhook if a URL is given, else local.
+    backoffice: str | None = None
+    open311_url: str | None = None
+    open311_api_key: SecretStr | None = None
+    open311_jurisdiction: str | None = None
+    open311_service_map: dict[str, str] = Field(default_factory=dict)  # ours -> theirs, JSON
+    open311_api_keys: SecretStr | None = None  # our server: comma-separated keys for POST
+    jurisdiction_id: str = "portalder.example"  # our server's Open311 jurisdiction
+    webhook_url: str | None = None
+    webhook_secret: SecretStr | None = None
+    backoffice_timeout: float = 10.0
+    dispatch_in_app: bool = True  # false when `hotline dispatch` workers run separately
+    dispatch_interval: float = 1.0
+    dispatch_max_attempts: int = 10
+    dispatch_base_delay: float = 5.0
+    dispatch_max_delay: float = 3600.0
+    dispatch_lease: float = 60.0
+    status_poll_interval: float = 300.0
+
+    vosk_model: Path | None = None
+    asr_engine: str = "pocketsphinx"
+    tts_rate: int = 140
+
+    @cached_property
+    def db_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'hotline.db').resolve()}"
+
+    @property
+    def model_dir(self) -> Path:
+        return self.data_dir / "models"
+
+    @property
+    def index_dir(self) -> Path:
+        return self.data_dir / "index"

@@ -1,0 +1,1 @@
+"""Staff of the hotline: accounts, roles, API tokens and the handoffs they work."""

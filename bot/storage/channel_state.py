@@ -1,0 +1,52 @@
+"""Tables the residents' channels keep beside the conversation: receipts, opt-outs, SMS overflow.
+
+They live in ``bot`` (not ``channels``) only so that the models module can import them for
+migrations without importing upward; nothing in ``bot`` uses them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import DateTime, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from bot.storage.models import Base, utcnow
+
+
+class ChannelReceipt(Base):
+    """A transport message id already answered (a Telegram update, a Twilio MessageSid).
+
+    The row is the claim: a redelivered webhook finds it and is not answered twice.
+    ``response`` keeps what was answered when the answer is the HTTP response (TwiML).
+    """
+
+    __tablename__ = "channel_receipts"
+
+    channel: Mapped[str] = mapped_column(String(32), primary_key=True)
+    message_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    response: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class OptOut(Base):
+    """A sender who said STOP: keyed by the keyed hash of their address, never the number."""
+
+    __tablename__ = "opt_outs"
+
+    channel: Mapped[str] = mapped_column(String(32), primary_key=True)
+    address_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    keyword: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ChannelSession(Base):
+    """What a channel still owes one sender: the rest of a long SMS reply, sent on MORE."""
+
+    __tablename__ = "channel_sessions"
+
+    channel: Mapped[str] = mapped_column(String(32), primary_key=True)
+    sender_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    pending: Mapped[list[Any]] = mapped_column(default=list)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -1,0 +1,70 @@
+"""The FastAPI application: every channel's routes over one shared runtime."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from bot.backoffice import config as backoffice
+from bot.runtime import Runtime, build_runtime
+from bot.settings import Settings
+from channels import api
+from channels.deps import NotReady
+
+log = logging.getLogger(__name__)
+MAX_BODY_BYTES = 1_000_000
+
+
+def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
+    """An app whose runtime is given (tests) or built in the background (so /healthz answers)."""
+    settings = runtime.settings if runtime else settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if app.state.runtime is None:
+            threading.Thread(target=_build, args=(app, settings), daemon=True).start()
+        stop_dispatch = backoffice.start_in_background(
+            settings, lambda: app.state.runtime.db if app.state.runtime else None
+        )
+        yield
+        if stop_dispatch is not None:
+            stop_dispatch.set()
+
+    app = FastAPI(title="Hotline assistant", version="0.1.0", lifespan=lifespan)
+    app.state.settings = settings
+    app.state.runtime = runtime
+    app.state.startup_error = None
+
+    @app.exception_handler(NotReady)
+    async def not_ready(_request: Request, _exc: NotReady) -> JSONResponse:
+        return JSONResponse(
+            {"detail": "starting up, try again shortly"},
+            status_code=503,
+            headers={"Retry-After": "5"},
+        )
+
+    @app.middleware("http")
+    async def limit_body(request: Request, call_next):
+        length = request.headers.get("content-length")
+        if length and length.isdigit() and int(length) > MAX_BODY_BYTES:
+            return JSONResponse(
+                {"detail": f"body larger than {MAX_BODY_BYTES} bytes"}, status_code=413
+            )
+        return await call_next(request)
+
+    app.include_router(api.router)
+    return app
+
+
+def _build(app: FastAPI, settings: Settings) -> None:
+    try:
+        app.state.runtime = build_runtime(settings)
+        log.info("ready")
+    except Exception as exc:
+        log.exception("start-up failed")
+        app.state.startup_error = str(exc)

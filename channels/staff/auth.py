@@ -1,0 +1,206 @@
+"""Who is asking: signed-in staff by session cookie (console) or bearer token (staff API).
+
+Every console and staff-API route depends on ``console(permission)`` or ``api(permission)``;
+they refuse without sign-in (redirect to the sign-in page, or 401) and with the wrong role
+(403). ``console`` also checks the CSRF token on every unsafe method, so no form can forget it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
+from limits import parse
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
+
+from bot.runtime import Runtime
+from bot.staff import accounts
+from bot.staff.models import StaffAccount
+from bot.staff.roles import Permission, allows
+from channels.deps import get_runtime
+
+SESSION_COOKIE = "hotline_staff"
+SESSION_MAX_AGE = 8 * 3600  # one working day
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "x-csrf-token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# Failed sign-ins: per name and per client address, in this process's memory.
+FAILED_PER_NAME = parse("10/15 minutes")
+FAILED_PER_CLIENT = parse("30/15 minutes")
+
+
+@dataclass(frozen=True)
+class Staff:
+    """The signed-in member of staff, as routes see them."""
+
+    id: int
+    name: str
+    role: str
+
+    def can(self, permission: Permission) -> bool:
+        return allows(self.role, permission)
+
+
+class SignInRequired(Exception):
+    """No valid session: the console redirects to the sign-in page."""
+
+
+class BadToken(Exception):
+    """No valid bearer token: the staff API answers 401."""
+
+
+class Forbidden(Exception):
+    """Signed in, but the role lacks the permission (or the CSRF token is wrong): 403."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def session_secret(key: bytes) -> str:
+    """The cookie-signing key, derived from the installation secret for this one purpose."""
+    return hmac.new(key, b"hotline staff session", hashlib.sha256).hexdigest()
+
+
+def csrf_token(request: Request) -> str:
+    """This session's CSRF token (created on first use), for a hidden field in every form."""
+    token = request.session.get("csrf")
+    if not token:
+        token = request.session["csrf"] = secrets.token_urlsafe(32)
+    return token
+
+
+async def check_csrf(request: Request) -> None:
+    """The form field (or header) must equal the token kept in the signed session cookie."""
+    expected = request.session.get("csrf")
+    sent = request.headers.get(CSRF_HEADER)
+    if sent is None:
+        content_type = request.headers.get("content-type", "")
+        if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+            value = (await request.form()).get(CSRF_FIELD)
+            sent = value if isinstance(value, str) else None
+    if not expected or not sent or not secrets.compare_digest(expected, sent):
+        raise Forbidden(
+            "The form had expired or did not come from this console. Go back, reload the page "
+            "and try again."
+        )
+
+
+def sign_in(request: Request, account: StaffAccount) -> None:
+    """A fresh session for this account (nothing from before sign-in is kept)."""
+    request.session.clear()
+    request.session.update(
+        {"staff": account.id, "epoch": account.session_epoch, "csrf": secrets.token_urlsafe(32)}
+    )
+
+
+def sign_out(request: Request) -> None:
+    request.session.clear()
+
+
+def _session_staff(runtime: Runtime, staff_id: object, epoch: object) -> Staff | None:
+    if not isinstance(staff_id, int) or not isinstance(epoch, int):
+        return None
+    with runtime.db.sessions() as session:
+        account = session.get(StaffAccount, staff_id)
+        if account is None or not account.active or account.session_epoch != epoch:
+            return None
+        return Staff(account.id, account.name, account.role)
+
+
+def _token_staff(runtime: Runtime, token: str) -> Staff | None:
+    with runtime.db.transaction() as session:
+        account = accounts.authenticate_token(session, token)
+        return Staff(account.id, account.name, account.role) if account else None
+
+
+class _Guard:
+    """A dependency that knows its permission, so tests can enumerate what each route needs."""
+
+    permission: Permission | None
+
+    def __init__(self, permission: Permission | None) -> None:
+        self.permission = permission
+
+    def _allow(self, staff: Staff) -> Staff:
+        if self.permission is not None and not staff.can(self.permission):
+            raise Forbidden(f"Your role ({staff.role}) may not do this.")
+        return staff
+
+
+class ConsoleGuard(_Guard):
+    async def __call__(self, request: Request) -> Staff:
+        runtime = get_runtime(request)
+        staff = await run_in_threadpool(
+            _session_staff, runtime, request.session.get("staff"), request.session.get("epoch")
+        )
+        if staff is None:
+            request.session.pop("staff", None)
+            raise SignInRequired
+        self._allow(staff)
+        if request.method not in SAFE_METHODS:
+            await check_csrf(request)
+        request.state.staff = staff
+        return staff
+
+
+class ApiGuard(_Guard):
+    async def __call__(self, request: Request) -> Staff:
+        runtime = get_runtime(request)
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        staff = None
+        if scheme.lower() == "bearer" and token.strip():
+            staff = await run_in_threadpool(_token_staff, runtime, token.strip())
+        if staff is None:
+            raise BadToken
+        request.state.staff = staff
+        return self._allow(staff)
+
+
+def console(permission: Permission | None = None) -> type[Staff]:
+    """``staff: console(Permission.X)`` in a console route's signature."""
+    return Annotated[Staff, Depends(ConsoleGuard(permission))]  # type: ignore[return-value]
+
+
+def api(permission: Permission | None = None) -> type[Staff]:
+    """``staff: api(Permission.X)`` in a staff-API route's signature."""
+    return Annotated[Staff, Depends(ApiGuard(permission))]  # type: ignore[return-value]
+
+
+def sign_in_url(request: Request) -> str:
+    path = request.url.path
+    if request.url.query:
+        path = f"{path}?{request.url.query}"
+    return f"/staff/login?next={quote(path, safe='')}"
+
+
+def safe_next(target: str | None) -> str:
+    """Only a console path may follow sign-in (no open redirect)."""
+    if target and target.startswith("/staff") and not target.startswith("//") and "\\" not in target:
+        return target
+    return "/staff"
+
+
+class SignInThrottle:
+    """Refuses sign-in for a while after repeated failures (argon2 already makes each slow)."""
+
+    def __init__(self) -> None:
+        self._limiter = MovingWindowRateLimiter(MemoryStorage())
+
+    def _keys(self, name: str, client: str) -> list[tuple[object, str, str]]:
+        who = hashlib.sha256(accounts.normalise_name(name).encode()).hexdigest()[:32]
+        return [(FAILED_PER_NAME, "name", who), (FAILED_PER_CLIENT, "client", client)]
+
+    def allowed(self, name: str, client: str) -> bool:
+        return all(self._limiter.test(item, *keys) for item, *keys in self._keys(name, client))
+
+    def failed(self, name: str, client: str) -> None:
+        for item, *keys in self._keys(name, client):
+            self._limiter.hit(item, *keys)

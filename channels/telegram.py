@@ -1,0 +1,468 @@
+"""Telegram: python-telegram-bot's Application fed by our webhook (or by polling).
+
+Routes and handlers follow the Bot API: an Update comes in (message, callback query,
+location, voice note, command); it becomes an ``InboundMessage`` with message_id
+``tg-{update_id}``; the reply goes out with sendMessage, choices as an inline keyboard whose
+callback data is the choice's payload, article sources as links, text split to Telegram's
+4096-character limit. A webhook delivery Telegram retries is answered once: the update id is
+claimed in ``channel_receipts`` before it is handled and released if handling fails (so
+Telegram's retry gets another go).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import html
+import io
+import logging
+import re
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from fastapi import APIRouter, HTTPException, Request
+from sqlalchemy.exc import IntegrityError
+from telegram import (
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    LinkPreviewOptions,
+    Update,
+)
+from telegram.constants import ChatType, InlineKeyboardButtonLimit, MessageLimit, ParseMode
+from telegram.ext import (
+    Application,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    ExtBot,
+    MessageHandler,
+    filters,
+)
+
+from bot.assistant import InputTooLong
+from bot.contract import InboundMessage, Location, OutboundMessage, Reply
+from bot.runtime import Runtime
+from bot.settings import Settings
+from bot.storage.channel_state import ChannelReceipt
+from channels.deps import get_runtime
+from channels.rate_limit import SLOW_DOWN, RateLimiter
+
+log = logging.getLogger(__name__)
+router = APIRouter(tags=["telegram"])
+
+CHANNEL = "telegram"
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+MAX_VOICE_SECONDS = 120
+MAX_VOICE_BYTES = 2_000_000
+HEARD = "I heard: {text}"
+UNSUPPORTED = "Sorry, I can read text, voice messages and shared locations, but not this."
+_REFERENCE = re.compile(r"^[A-Za-z0-9-]{1,40}$")
+_LANGUAGE = re.compile(r"^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})?$")
+
+Recognize = Callable[[bytes, int], str]  # (pcm16, rate) -> what was said
+
+
+def utf16_len(text: str) -> int:
+    """Telegram counts message length in UTF-16 code units."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def split_text(text: str, limit: int = MessageLimit.MAX_TEXT_LENGTH) -> list[str]:
+    """Cut text into pieces Telegram accepts, at a paragraph, line or word break if there is one."""
+    pieces: list[str] = []
+    rest = text.strip()
+    while utf16_len(rest) > limit:
+        units = cut = 0
+        for index, char in enumerate(rest):  # the longest prefix within the limit
+            units += utf16_len(char)
+            if units > limit:
+                cut = index
+                break
+        window = rest[:cut]
+        for separator in ("\n\n", "\n", " "):
+            at = window.rfind(separator)
+            if at > cut // 2:
+                cut = at
+                break
+        pieces.append(rest[:cut].rstrip())
+        rest = rest[cut:].lstrip()
+    if rest:
+        pieces.append(rest)
+    return pieces
+
+
+def callback_data(payload: str, number: int) -> str:
+    """A choice's payload, or its number when the payload is longer than Telegram's 64 bytes."""
+    if len(payload.encode()) <= InlineKeyboardButtonLimit.MAX_CALLBACK_DATA:
+        return payload
+    return str(number)
+
+
+def render(reply: Reply) -> list[tuple[str, InlineKeyboardMarkup | None]]:
+    """A reply as Telegram messages: (HTML text, keyboard) pairs, each within the length limit."""
+    out: list[tuple[str, InlineKeyboardMarkup | None]] = []
+    number = 0
+    for message in reply.messages:
+        pieces = split_text(message.text) or [""]
+        texts = [html.escape(piece, quote=False) for piece in pieces]
+        link = _source_link(message)
+        if link:
+            visible, markup = link
+            if utf16_len(pieces[-1]) + 2 + utf16_len(visible) <= MessageLimit.MAX_TEXT_LENGTH:
+                texts[-1] = f"{texts[-1]}\n\n{markup}".strip()
+            else:
+                texts.append(markup)
+        keyboard = None
+        if message.choices:
+            rows = []
+            for choice in message.choices:
+                number += 1
+                rows.append(
+                    [
+                        InlineKeyboardButton(
+                            choice.title, callback_data=callback_data(choice.payload, number)
+                        )
+                    ]
+                )
+            keyboard = InlineKeyboardMarkup(rows)
+        out += [(text, None) for text in texts[:-1]]
+        out.append((texts[-1], keyboard))
+    return [(text, keyboard) for text, keyboard in out if text or keyboard]
+
+
+def _source_link(message: OutboundMessage) -> tuple[str, str] | None:
+    source = message.source
+    if source is None or not source.url.lower().startswith(("https://", "http://")):
+        return None
+    title = source.title[:200]
+    return (
+        f"Source: {title}",
+        f'Source: <a href="{html.escape(source.url)}">{html.escape(title, quote=False)}</a>',
+    )
+
+
+def command_text(command: str, args: list[str]) -> str:
+    """What a command means to the assistant, as the payload a button would send."""
+    argument = args[0] if args else ""
+    if command == "start":
+        return "/greet"
+    if command == "status":
+        return f"/request:{argument}" if _REFERENCE.match(argument) else "/check_status"
+    if command == "language":
+        return f"/language:{argument.lower()}" if _LANGUAGE.match(argument) else "/change_language"
+    return "/help"
+
+
+def decode_voice(data: bytes) -> tuple[bytes, int]:
+    """Telegram's OGG/Opus voice note as mono 16-bit PCM and its sample rate (libsndfile)."""
+    import soundfile
+
+    samples, rate = soundfile.read(io.BytesIO(data), dtype="int16", always_2d=True)
+    mono = samples.mean(axis=1).round().astype("<i2") if samples.shape[1] > 1 else samples[:, 0]
+    return np.ascontiguousarray(mono, dtype="<i2").tobytes(), int(rate)
+
+
+def default_recognizer(settings: Settings) -> Recognize:
+    """The configured speech recogniser (voice/), loaded on first use and shared."""
+    from voice.asr import make_recognizer, transcribe
+
+    lock = threading.Lock()
+    loaded: list[Any] = []
+
+    def recognize(pcm16: bytes, rate: int) -> str:
+        with lock:
+            if not loaded:
+                domain = settings.model_dir / "asr-domain"
+                loaded.append(
+                    make_recognizer(
+                        settings.asr_engine,
+                        vosk_model=settings.vosk_model,
+                        domain_dir=domain if domain.is_dir() else None,
+                    )
+                )
+        return transcribe(loaded[0], pcm16, rate).text
+
+    return recognize
+
+
+class TelegramChannel:
+    """One PTB Application with our handlers; the runtime is looked up per update."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        runtime: Callable[[], Runtime | None],
+        limiter: RateLimiter,
+        *,
+        recognize: Recognize | None = None,
+        polling: bool = False,
+    ) -> None:
+        if settings.telegram_bot_token is None:
+            raise ValueError("HOTLINE_TELEGRAM_BOT_TOKEN is not set")
+        api = settings.telegram_api_url.rstrip("/")
+        builder = (
+            Application.builder()
+            .token(settings.telegram_bot_token.get_secret_value())
+            .base_url(f"{api}/bot")
+            .base_file_url(f"{api}/file/bot")
+        )
+        if not polling:
+            builder = builder.updater(None)
+        self.application = builder.build()
+        self._runtime = runtime
+        self.limiter = limiter
+        self.recognize = recognize or default_recognizer(settings)
+        self._failed: set[int] = set()
+        self._started = asyncio.Lock() if not polling else None
+        # New messages in private chats only: an edited message is not a new turn.
+        private = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
+        add = self.application.add_handler
+        add(CommandHandler(["start", "help", "language", "status"], self._command, private))
+        add(CallbackQueryHandler(self._callback))
+        add(MessageHandler(private & filters.TEXT & ~filters.COMMAND, self._text))
+        add(MessageHandler(private & filters.COMMAND, self._unknown_command))
+        add(MessageHandler(private & filters.LOCATION, self._location))
+        add(MessageHandler(private & filters.VOICE, self._voice))
+        add(MessageHandler(private & ~filters.StatusUpdate.ALL, self._unsupported))
+        self.application.add_error_handler(self._error)
+
+    @property
+    def bot(self) -> ExtBot:
+        return self.application.bot
+
+    async def ensure_started(self) -> None:
+        """Initialise once (getMe): command filters need the bot's username."""
+        assert self._started is not None
+        async with self._started:
+            if not self.application._initialized:
+                await self.application.initialize()
+
+    async def shutdown(self) -> None:
+        if self.application._initialized:
+            await self.application.shutdown()
+
+    # -- webhook -------------------------------------------------------------------------
+    async def handle_webhook(self, data: dict[str, Any], runtime: Runtime) -> bool:
+        """Handle one update from the webhook; False when it was a duplicate (not answered)."""
+        await self.ensure_started()
+        update = Update.de_json(data, self.bot)
+        message_id = f"tg-{update.update_id}"
+        if not await asyncio.to_thread(_claim, runtime, message_id):
+            return False
+        self._failed.discard(update.update_id)
+        await self.application.process_update(update)
+        if update.update_id in self._failed:
+            self._failed.discard(update.update_id)
+            await asyncio.to_thread(_release, runtime, message_id)
+            raise RuntimeError(f"update {update.update_id} failed; Telegram will retry it")
+        return True
+
+    # -- handlers ------------------------------------------------------------------------
+    async def _command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        assert message is not None and message.text is not None
+        command = message.text.split()[0].lstrip("/").split("@")[0].lower()
+        await self._converse(update, text=command_text(command, list(context.args or [])))
+
+    async def _unknown_command(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
+        await self._converse(update, text="/help")
+
+    async def _text(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
+        assert update.effective_message is not None
+        await self._converse(update, text=update.effective_message.text)
+
+    async def _callback(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
+        query = update.callback_query
+        assert query is not None
+        await query.answer()
+        chat = update.effective_chat
+        if chat is None or chat.type != ChatType.PRIVATE or not query.data:
+            return
+        await self._converse(
+            update, text=str(query.data)[: InlineKeyboardButtonLimit.MAX_CALLBACK_DATA]
+        )
+
+    async def _location(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        assert message is not None and message.location is not None
+        pin = message.location
+        label = message.venue.title if message.venue else None
+        await self._converse(
+            update, location=Location(lat=pin.latitude, lon=pin.longitude, label=label)
+        )
+
+    async def _voice(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        assert message is not None and message.voice is not None
+        voice = message.voice
+        if not await self._allowed(update):
+            return
+        audio = b""
+        heard = ""
+        if voice.duration <= MAX_VOICE_SECONDS and (voice.file_size or 0) <= MAX_VOICE_BYTES:
+            file = await voice.get_file()
+            audio = bytes(await file.download_as_bytearray())
+            try:
+                heard = await asyncio.to_thread(self._transcribe, audio)
+            except Exception:  # undecodable audio or no recogniser: the assistant says so
+                log.exception("voice note could not be transcribed")
+        if heard:
+            assert update.effective_chat is not None
+            await self._send_text(update.effective_chat.id, HEARD.format(text=heard))
+            await self._converse(update, text=heard, counted=True)
+        else:
+            await self._converse(update, audio=audio or b"\0", counted=True)
+
+    def _transcribe(self, audio: bytes) -> str:
+        pcm16, rate = decode_voice(audio)
+        return " ".join(self.recognize(pcm16, rate).split())
+
+    async def _unsupported(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
+        if update.effective_chat is not None and await self._allowed(update):
+            await self._send_text(update.effective_chat.id, UNSUPPORTED)
+
+    async def _error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        log.error("telegram update failed", exc_info=context.error)
+        if isinstance(update, Update) and self._started is not None:
+            self._failed.add(update.update_id)
+
+    # -- the turn ------------------------------------------------------------------------
+    async def _allowed(self, update: Update) -> bool:
+        """Count the message against the limits; tell the sender once when over."""
+        chat = update.effective_chat
+        assert chat is not None
+        decision = self.limiter.hit(CHANNEL, str(chat.id))
+        if not decision.allowed and decision.tell:
+            await self._send_text(chat.id, SLOW_DOWN)
+        return decision.allowed
+
+    async def _converse(
+        self,
+        update: Update,
+        *,
+        text: str | None = None,
+        location: Location | None = None,
+        audio: bytes | None = None,
+        counted: bool = False,
+    ) -> None:
+        chat = update.effective_chat
+        assert chat is not None
+        if not counted and not await self._allowed(update):
+            return
+        runtime = self._runtime()
+        if runtime is None:
+            raise RuntimeError("the assistant is still starting")
+        message = InboundMessage(
+            channel=CHANNEL,
+            sender=str(chat.id),
+            text=text,
+            location=location,
+            audio=audio,
+            message_id=f"tg-{update.update_id}",
+        )
+        try:
+            reply = await asyncio.to_thread(runtime.assistant.handle, message)
+        except InputTooLong as exc:
+            await self._send_text(chat.id, f"Sorry, that message is too long. {exc}.")
+            return
+        await self.send_reply(chat.id, reply)
+
+    async def send_reply(self, chat_id: int | str, reply: Reply) -> None:
+        for text, keyboard in render(reply):
+            await self.bot.send_message(
+                chat_id,
+                text,
+                parse_mode=ParseMode.HTML,
+                reply_markup=keyboard,
+                link_preview_options=LinkPreviewOptions(is_disabled=True),
+            )
+
+    async def _send_text(self, chat_id: int | str, text: str) -> None:
+        for piece in split_text(text):
+            await self.bot.send_message(chat_id, piece)
+
+
+def _claim(runtime: Runtime, message_id: str) -> bool:
+    try:
+        with runtime.db.transaction() as session:
+            session.add(ChannelReceipt(channel=CHANNEL, message_id=message_id))
+    except IntegrityError:
+        return False
+    return True
+
+
+def _release(runtime: Runtime, message_id: str) -> None:
+    with runtime.db.transaction() as session:
+        receipt = session.get(ChannelReceipt, (CHANNEL, message_id))
+        if receipt is not None:
+            session.delete(receipt)
+
+
+_channels_lock = threading.Lock()
+
+
+def channel_for(app: Any) -> TelegramChannel:
+    """The app's Telegram channel, built on first use from the app's settings."""
+    with _channels_lock:
+        channel: TelegramChannel | None = getattr(app.state, "telegram", None)
+        if channel is None:
+            channel = TelegramChannel(
+                app.state.settings, lambda: app.state.runtime, app.state.rate_limiter
+            )
+            app.state.telegram = channel
+    return channel
+
+
+@router.post("/webhooks/telegram", include_in_schema=False)
+async def telegram_webhook(request: Request) -> dict[str, bool]:
+    """Telegram's webhook: the secret token header must match, or nothing is read."""
+    settings: Settings = request.app.state.settings
+    if settings.telegram_bot_token is None:
+        raise HTTPException(404, "Telegram is not configured on this server")
+    if settings.telegram_secret_token is None:
+        raise HTTPException(
+            403, "Telegram webhook refused: HOTLINE_TELEGRAM_SECRET_TOKEN is not set"
+        )
+    given = request.headers.get(SECRET_HEADER, "").encode()
+    if not hmac.compare_digest(given, settings.telegram_secret_token.get_secret_value().encode()):
+        raise HTTPException(403, "bad or missing secret token")
+    runtime = get_runtime(request)
+    try:
+        data = await request.json()
+    except ValueError as exc:
+        raise HTTPException(400, "the body is not JSON") from exc
+    if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
+        raise HTTPException(400, "not a Telegram Update: no integer update_id")
+    channel = channel_for(request.app)
+    try:
+        answered = await channel.handle_webhook(data, runtime)
+    except RuntimeError as exc:
+        raise HTTPException(500, str(exc)) from exc
+    return {"ok": True, "answered": answered}
+
+
+def run_polling(settings: Settings) -> None:
+    """`hotline telegram --polling`: no public URL needed; for a quick local start."""
+    from bot.runtime import build_runtime
+
+    runtime = build_runtime(settings)
+    limiter = RateLimiter(settings.rate_limit_sender, settings.rate_limit_channel)
+    channel = TelegramChannel(settings, lambda: runtime, limiter, polling=True)
+    channel.application.run_polling(allowed_updates=Update.ALL_TYPES)
+
+
+async def set_webhook(settings: Settings) -> str:
+    """Tell Telegram where our webhook is (HOTLINE_PUBLIC_URL) and which secret it must send."""
+    if not settings.public_url or settings.telegram_secret_token is None:
+        raise ValueError("set HOTLINE_PUBLIC_URL and HOTLINE_TELEGRAM_SECRET_TOKEN first")
+    url = settings.public_url.rstrip("/") + "/webhooks/telegram"
+    channel = TelegramChannel(settings, lambda: None, RateLimiter())
+    async with channel.application:
+        await channel.bot.set_webhook(
+            url,
+            secret_token=settings.telegram_secret_token.get_secret_value(),
+            allowed_updates=["message", "callback_query"],
+        )
+    return url

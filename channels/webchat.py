@@ -1,0 +1,62 @@
+"""The residents' web chat: a page at /chat and a one-script-tag widget for other sites.
+
+No build step and nothing from a CDN: a Jinja template, one stylesheet and two scripts under
+channels/static/chat/. The page talks to POST /api/v1/messages like any other client and
+picks up notices (status changes) with POST /api/v1/notices. Every answer is rendered with
+``textContent`` (never as HTML), and the Content-Security-Policy allows scripts from this
+server only, so an answer can never run code in a resident's browser.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import FileResponse, HTMLResponse
+from fastapi.templating import Jinja2Templates
+
+from bot import replies
+
+router = APIRouter(tags=["web chat"])
+
+HERE = Path(__file__).parent
+STATIC = HERE / "static" / "chat"
+templates = Jinja2Templates(directory=HERE / "templates")
+ASSETS = {
+    "chat.js": "text/javascript",
+    "chat.css": "text/css",
+    "widget.js": "text/javascript",
+}
+PAGE_HEADERS = {
+    # The page may be framed by any site (the widget); it runs and fetches only our own code.
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+        "frame-ancestors *"
+    ),
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "Permissions-Policy": "microphone=(self)",
+}
+
+
+@router.get("/chat", response_class=HTMLResponse, include_in_schema=False)
+def chat_page(request: Request, embed: bool = False) -> HTMLResponse:
+    """The chat page; ``?embed=1`` is the same page without its banner, for the widget."""
+    return templates.TemplateResponse(
+        request,
+        "chat/page.html",
+        {"city": replies.CITY, "greeting": replies.GREETING, "embed": embed},
+        headers=PAGE_HEADERS,
+    )
+
+
+@router.get("/chat/{name}", include_in_schema=False)
+def chat_asset(name: str) -> FileResponse:
+    """The page's stylesheet and scripts, and widget.js for other sites to include."""
+    if name not in ASSETS:
+        raise HTTPException(404, "no such file")
+    headers = {"X-Content-Type-Options": "nosniff", "Cache-Control": "public, max-age=300"}
+    if name == "widget.js":  # included from other sites' pages
+        headers["Access-Control-Allow-Origin"] = "*"
+    return FileResponse(STATIC / name, media_type=ASSETS[name], headers=headers)

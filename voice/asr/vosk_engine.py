@@ -1,0 +1,89 @@
+"""vosk recognition on an operator-supplied model folder (no model is fetched at run time)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import vosk
+
+from voice.asr.base import Grammar, Result
+from voice.errors import VoiceConfigError
+
+UNKNOWN = "[unk]"  # what a grammar-restricted vosk says for speech outside the grammar
+
+
+class VoskRecognizer:
+    """Recognizer on a vosk (Kaldi) model folder such as ``vosk-model-small-en-us-0.15``."""
+
+    name = "vosk"
+
+    def __init__(self, model_path: Path) -> None:
+        model_path = Path(model_path)
+        if not ((model_path / "am").is_dir() and (model_path / "conf").is_dir()):
+            raise VoiceConfigError(
+                f"HOTLINE_VOSK_MODEL: {model_path} does not contain a vosk model "
+                "(expected am/, conf/ ... as in an unpacked vosk-model-* archive)"
+            )
+        vosk.SetLogLevel(-1)  # Kaldi logs every loaded component to stderr otherwise
+        try:
+            self._model = vosk.Model(model_path=str(model_path))
+        except Exception as error:  # vosk raises a bare Exception with no detail
+            raise VoiceConfigError(
+                f"HOTLINE_VOSK_MODEL: vosk could not load the model in {model_path}"
+            ) from error
+        self.sample_rate = _model_sample_rate(model_path)
+
+    def stream(self, grammar: Grammar | None = None) -> VoskStream:
+        if grammar is None:
+            recognizer = vosk.KaldiRecognizer(self._model, self.sample_rate)
+        else:
+            phrases = json.dumps([*grammar.phrases, UNKNOWN])
+            recognizer = vosk.KaldiRecognizer(self._model, self.sample_rate, phrases)
+        recognizer.SetWords(True)  # per-word confidences, for Result.confidence
+        return VoskStream(recognizer)
+
+
+class VoskStream:
+    """One utterance; vosk may close segments at pauses, which are joined into one text."""
+
+    def __init__(self, recognizer: vosk.KaldiRecognizer) -> None:
+        self._recognizer = recognizer
+        self._segments: list[dict] = []
+        self._text = ""
+        self._final: Result | None = None
+
+    def feed(self, pcm16: bytes) -> Result | None:
+        if self._final is not None:
+            raise RuntimeError("this utterance is finished; start a new stream")
+        if not pcm16:
+            return None
+        if self._recognizer.AcceptWaveform(pcm16):
+            self._segments.append(json.loads(self._recognizer.Result()))
+            pending = ""
+        else:
+            pending = json.loads(self._recognizer.PartialResult()).get("partial", "")
+        text = " ".join(t for t in (*self._segment_texts(), pending) if t)
+        if text == self._text:
+            return None
+        self._text = text
+        return Result(text, final=False)
+
+    def finish(self) -> Result:
+        if self._final is None:
+            self._segments.append(json.loads(self._recognizer.FinalResult()))
+            confidences = [w["conf"] for s in self._segments for w in s.get("result", [])]
+            confidence = sum(confidences) / len(confidences) if confidences else None
+            self._final = Result(" ".join(self._segment_texts()), True, confidence)
+        return self._final
+
+    def _segment_texts(self) -> list[str]:
+        return [segment["text"] for segment in self._segments if segment.get("text")]
+
+
+def _model_sample_rate(model_path: Path) -> int:
+    """The rate the model was trained at (conf/mfcc.conf), 16 kHz when unstated."""
+    mfcc = model_path / "conf" / "mfcc.conf"
+    found = re.search(r"--sample-frequency=(\d+)", mfcc.read_text()) if mfcc.is_file() else None
+    return int(found.group(1)) if found else 16000

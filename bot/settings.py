@@ -34,7 +34,7 @@ class Settings(BaseSettings):
     twilio_api_url: str | None = None
     # Residents' channels (channels/rate_limit.py, channels/outbound.py): `limits` notation.
     rate_limit_sender: str = "30/minute"
-    rate_limit_channel: str = "1200/minute"
+    rate_limit_channel: str = "6000/minute"
     notice_interval_seconds: float = 15.0
 
     # Back office (bot/backoffice): "local" (our own Open311 server and staff desk), "open311",

@@ -17,6 +17,8 @@ from bot.settings import Settings
 app = typer.Typer(help="City hotline assistant.", no_args_is_help=True)
 kb_app = typer.Typer(help="Import and export knowledge articles.", no_args_is_help=True)
 app.add_typer(kb_app, name="kb")
+staff_app = typer.Typer(help="Staff console accounts.", no_args_is_help=True)
+app.add_typer(staff_app, name="staff")
 
 
 def _logging() -> None:
@@ -36,6 +38,11 @@ def serve(
 
     _logging()
     typer.echo(f"Hotline assistant on http://{host}:{port} (web chat: /chat, staff: /staff)")
+    from channels.staff.commands import first_admin_hint
+
+    hint = first_admin_hint(Settings(), f"http://{host}:{port}")
+    if hint:
+        typer.echo(hint)
     uvicorn.run("channels.app:create_app", factory=True, host=host, port=port, workers=workers)
 
 
@@ -109,6 +116,40 @@ def chat(
             break
 
 
+@app.command()
+def telegram(
+    polling: Annotated[
+        bool, typer.Option(help="Fetch updates from Telegram (no public URL).")
+    ] = False,
+    set_webhook: Annotated[
+        bool, typer.Option(help="Point Telegram at HOTLINE_PUBLIC_URL/webhooks/telegram.")
+    ] = False,
+) -> None:
+    """Run the Telegram bot by polling, or register the webhook that `hotline serve` answers."""
+    import asyncio
+
+    from channels import telegram as channel
+
+    _logging()
+    settings = Settings()
+    if settings.telegram_bot_token is None:
+        typer.echo("set HOTLINE_TELEGRAM_BOT_TOKEN first (from @BotFather)", err=True)
+        raise typer.Exit(2)
+    if polling:
+        typer.echo("Telegram bot polling for updates; Ctrl-C stops it.")
+        channel.run_polling(settings)
+    elif set_webhook:
+        try:
+            url = asyncio.run(channel.set_webhook(settings))
+        except ValueError as exc:
+            typer.echo(str(exc), err=True)
+            raise typer.Exit(2) from exc
+        typer.echo(f"Telegram will post updates to {url}")
+    else:
+        typer.echo("give --polling, or --set-webhook (the webhook is served by `hotline serve`)")
+        raise typer.Exit(2)
+
+
 @kb_app.command("export")
 def kb_export(path: Path) -> None:
     """Write every article to a YAML or JSON file."""
@@ -139,3 +180,121 @@ def kb_import(
     typer.echo(str(report))
     if report.errors:
         raise typer.Exit(1)
+
+
+@app.command("test")
+def test_conversations(
+    paths: Annotated[list[Path], typer.Argument(help="YAML conversation files or directories.")],
+    url: Annotated[str | None, typer.Option(help="Test a running server over REST.")] = None,
+    channel: Annotated[
+        str | None, typer.Option(help="Through a channel's webhook: sms or telegram.")
+    ] = None,
+    junit: Annotated[Path | None, typer.Option(help="Write JUnit XML here.")] = None,
+    html: Annotated[Path | None, typer.Option(help="Write an HTML report here.")] = None,
+    workers: Annotated[int, typer.Option(help="Conversations played at once.")] = 4,
+    action_map: Annotated[
+        Path | None, typer.Option(help="YAML {rasa_action: {expectation: value}}.")
+    ] = None,
+    in_place: Annotated[
+        bool, typer.Option(help="In process on the real data dir, not a scratch copy.")
+    ] = False,
+) -> None:
+    """Play conversation tests (ours or Rasa test stories); exit 1 if any fails."""
+    from evaluation import suite_run
+
+    code = suite_run.run(
+        paths,
+        url=url,
+        channel=channel,
+        junit=junit,
+        html=html,
+        workers=workers,
+        action_map=action_map,
+        in_place=in_place,
+    )
+    raise typer.Exit(code)
+
+
+@app.command("import-rasa")
+def import_rasa(
+    project: Annotated[Path, typer.Argument(help="A Rasa project directory.")],
+    out: Annotated[Path, typer.Argument(help="Where to write our files.")],
+    action_map: Annotated[
+        Path | None, typer.Option(help="YAML {rasa_action: {expectation: value}}.")
+    ] = None,
+) -> None:
+    """Convert a Rasa project's NLU data, responses and test stories; report what didn't map."""
+    from evaluation import rasa_import, rasa_stories
+
+    try:
+        report = rasa_import.import_project(project, out, rasa_stories.load_action_map(action_map))
+    except (rasa_import.RasaProjectError, ValueError) as exc:
+        typer.echo(f"cannot import: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(str(report))
+    typer.echo(f"report: {out / 'import-report.yml'}")
+    if report.errors:
+        raise typer.Exit(1)
+
+
+evaluate_app = typer.Typer(
+    help="Measure understanding and retrieval quality.", no_args_is_help=True
+)
+app.add_typer(evaluate_app, name="evaluate")
+
+
+@evaluate_app.command("nlu")
+def evaluate_nlu(
+    folds: Annotated[int, typer.Option(help="Cross-validation folds.")] = 5,
+    out: Annotated[Path, typer.Option(help="Where the JSON, PNGs and HTML go.")] = Path(
+        "reports/nlu"
+    ),
+    target_oos_recall: Annotated[
+        float, typer.Option(help="Out-of-scope recall the threshold must reach.")
+    ] = 0.9,
+    data: Annotated[
+        list[Path] | None, typer.Option(help="NLU files (default: the configured ones).")
+    ] = None,
+) -> None:
+    """K-fold cross-validation: per-intent P/R/F1, confusion matrix, out-of-scope threshold."""
+    from evaluation import nlu_eval
+
+    summary = nlu_eval.run(data or None, folds=folds, out=out, target_oos_recall=target_oos_recall)
+    typer.echo(nlu_eval.describe(summary))
+    typer.echo(f"report: {out / 'index.html'}")
+
+
+@evaluate_app.command("retrieval")
+def evaluate_retrieval(
+    out: Annotated[Path, typer.Option(help="Where the JSON, PNG and HTML go.")] = Path(
+        "reports/retrieval"
+    ),
+) -> None:
+    """Hit@1, hit@3 and MRR of knowledge search on the labelled paraphrase sets."""
+    from evaluation import retrieval_eval
+
+    summary = retrieval_eval.run(out=out)
+    typer.echo(retrieval_eval.describe(summary))
+    typer.echo(f"report: {out / 'index.html'}")
+
+
+@staff_app.command("add")
+def staff_add(
+    name: str,
+    role: Annotated[str, typer.Option(help="editor, agent, qa or admin.")] = "editor",
+) -> None:
+    """Create a staff account (password from HOTLINE_STAFF_PASSWORD, else asked twice)."""
+    import os
+
+    from bot.staff.accounts import AccountError
+    from channels.staff.commands import add_staff
+
+    password = os.environ.get("HOTLINE_STAFF_PASSWORD") or typer.prompt(
+        "Password", hide_input=True, confirmation_prompt=True
+    )
+    try:
+        created = add_staff(Settings(), name, role, password)
+    except AccountError as exc:
+        typer.echo(f"not created: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(f"created the {role} account {created}; sign in at /staff")

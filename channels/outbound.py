@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -79,14 +79,17 @@ class TelegramNoticeSender:
 
     channel = "telegram"
 
-    def __init__(self, bot: Any) -> None:
+    def __init__(self, bot: Any, ready: Callable[[], Awaitable[None]] | None = None) -> None:
         self.bot = bot
+        self.ready = ready
 
     async def send(self, address: str, text: str) -> Sent:
         from telegram.error import BadRequest, Forbidden
 
         from channels.telegram import split_text
 
+        if self.ready is not None:
+            await self.ready()
         try:
             ids = [
                 (await self.bot.send_message(int(address), piece)).message_id
@@ -151,11 +154,13 @@ class SmsNoticeSender:
         return Sent("sent", message.sid)
 
 
-def build_senders(settings: Settings, telegram_bot: Any = None) -> dict[str, NoticeSender]:
+def build_senders(
+    settings: Settings, telegram: TelegramNoticeSender | None = None
+) -> dict[str, NoticeSender]:
     """A sender for every channel this server is configured for (web chat always)."""
     senders: dict[str, NoticeSender] = {c: WebNoticeSender(c) for c in WEB_CHANNELS}
-    if telegram_bot is not None:
-        senders["telegram"] = TelegramNoticeSender(telegram_bot)
+    if telegram is not None:
+        senders["telegram"] = telegram
     if settings.twilio_account_sid and settings.twilio_auth_token and settings.twilio_from_number:
         senders["sms"] = SmsNoticeSender(settings)
     return senders
@@ -295,12 +300,13 @@ def app_senders(app: Any) -> dict[str, NoticeSender]:
     senders = getattr(app.state, "notice_senders", None)
     if senders is None:
         settings: Settings = app.state.settings
-        bot = None
+        telegram = None
         if settings.telegram_bot_token is not None:
             from channels.telegram import channel_for
 
-            bot = channel_for(app).bot
-        senders = app.state.notice_senders = build_senders(settings, bot)
+            channel = channel_for(app)
+            telegram = TelegramNoticeSender(channel.bot, ready=channel.ensure_started)
+        senders = app.state.notice_senders = build_senders(settings, telegram)
     return senders
 
 

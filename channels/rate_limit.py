@@ -42,7 +42,7 @@ class Decision:
 class RateLimiter:
     """Two moving windows: one per (channel, sender), one per channel."""
 
-    def __init__(self, per_sender: str = "30/minute", per_channel: str = "1200/minute") -> None:
+    def __init__(self, per_sender: str = "30/minute", per_channel: str = "6000/minute") -> None:
         self.per_sender: RateLimitItem = parse(per_sender)
         self.per_channel: RateLimitItem = parse(per_channel)
         self._limiter = MovingWindowRateLimiter(MemoryStorage())

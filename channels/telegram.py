@@ -19,6 +19,7 @@ import logging
 import re
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -57,6 +58,7 @@ SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 MAX_VOICE_SECONDS = 120
 MAX_VOICE_BYTES = 2_000_000
 HEARD = "I heard: {text}"
+CHOOSE = "Please choose:"
 UNSUPPORTED = "Sorry, I can read text, voice messages and shared locations, but not this."
 _REFERENCE = re.compile(r"^[A-Za-z0-9-]{1,40}$")
 _LANGUAGE = re.compile(r"^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})?$")
@@ -129,7 +131,7 @@ def render(reply: Reply) -> list[tuple[str, InlineKeyboardMarkup | None]]:
             keyboard = InlineKeyboardMarkup(rows)
         out += [(text, None) for text in texts[:-1]]
         out.append((texts[-1], keyboard))
-    return [(text, keyboard) for text, keyboard in out if text or keyboard]
+    return [(text or CHOOSE, keyboard) for text, keyboard in out if text or keyboard]
 
 
 def _source_link(message: OutboundMessage) -> tuple[str, str] | None:
@@ -164,17 +166,21 @@ def decode_voice(data: bytes) -> tuple[bytes, int]:
     return np.ascontiguousarray(mono, dtype="<i2").tobytes(), int(rate)
 
 
-def default_recognizer(settings: Settings) -> Recognize:
-    """The configured speech recogniser (voice/), loaded on first use and shared."""
+def default_recognizer(settings: Settings, domain_dir: Path | None = None) -> Recognize:
+    """The configured speech recogniser (voice/), loaded on first use and shared.
+
+    pocketsphinx uses a domain model when one is there (``domain_dir``, by default
+    ``<data dir>/models/asr-domain``); its general English model is much less accurate.
+    """
     from voice.asr import make_recognizer, transcribe
 
+    domain = domain_dir or settings.model_dir / "asr-domain"
     lock = threading.Lock()
     loaded: list[Any] = []
 
     def recognize(pcm16: bytes, rate: int) -> str:
         with lock:
             if not loaded:
-                domain = settings.model_dir / "asr-domain"
                 loaded.append(
                     make_recognizer(
                         settings.asr_engine,
@@ -185,6 +191,10 @@ def default_recognizer(settings: Settings) -> Recognize:
         return transcribe(loaded[0], pcm16, rate).text
 
     return recognize
+
+
+class MalformedUpdate(ValueError):
+    """JSON with an update_id that python-telegram-bot cannot read as an Update."""
 
 
 class TelegramChannel:
@@ -236,18 +246,19 @@ class TelegramChannel:
         """Initialise once (getMe): command filters need the bot's username."""
         assert self._started is not None
         async with self._started:
-            if not self.application._initialized:
-                await self.application.initialize()
+            await self.application.initialize()  # does nothing the second time
 
     async def shutdown(self) -> None:
-        if self.application._initialized:
-            await self.application.shutdown()
+        await self.application.shutdown()  # does nothing if never initialised
 
     # -- webhook -------------------------------------------------------------------------
     async def handle_webhook(self, data: dict[str, Any], runtime: Runtime) -> bool:
         """Handle one update from the webhook; False when it was a duplicate (not answered)."""
         await self.ensure_started()
-        update = Update.de_json(data, self.bot)
+        try:
+            update = Update.de_json(data, self.bot)
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:
+            raise MalformedUpdate(f"not a Telegram Update: {exc}") from exc
         message_id = f"tg-{update.update_id}"
         if not await asyncio.to_thread(_claim, runtime, message_id):
             return False
@@ -299,14 +310,13 @@ class TelegramChannel:
         voice = message.voice
         if not await self._allowed(update):
             return
-        audio = b""
-        heard = ""
+        audio, heard = b"", ""
         if voice.duration <= MAX_VOICE_SECONDS and (voice.file_size or 0) <= MAX_VOICE_BYTES:
-            file = await voice.get_file()
-            audio = bytes(await file.download_as_bytearray())
             try:
+                file = await voice.get_file()
+                audio = bytes(await file.download_as_bytearray())
                 heard = await asyncio.to_thread(self._transcribe, audio)
-            except Exception:  # undecodable audio or no recogniser: the assistant says so
+            except Exception:  # not downloadable, not decodable, no recogniser: say so
                 log.exception("voice note could not be transcribed")
         if heard:
             assert update.effective_chat is not None
@@ -438,6 +448,8 @@ async def telegram_webhook(request: Request) -> dict[str, bool]:
     channel = channel_for(request.app)
     try:
         answered = await channel.handle_webhook(data, runtime)
+    except MalformedUpdate as exc:
+        raise HTTPException(400, str(exc)) from exc
     except RuntimeError as exc:
         raise HTTPException(500, str(exc)) from exc
     return {"ok": True, "answered": answered}

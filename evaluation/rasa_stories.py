@@ -1,6 +1,7 @@
 """Rasa test stories (``test_stories.yml``) read as our conversations.
 
-What maps: a ``user`` turn is sent as text, its ``intent`` and the entities annotated in the
+What maps: a ``user`` turn is sent as text, its ``intent`` (a retrieval intent such as
+``faq/opening_hours`` is our ``ask_question``) and the entities annotated in the
 text (``[Elm Street](street)``, ``[pot hole](service:pothole)``,
 ``[x]{"entity": "e", "value": "v"}``) become expectations. An ``action`` maps to a check
 only through an action map (``{action_name: {expectation...}}``, e.g.
@@ -24,6 +25,15 @@ _ANNOTATION = re.compile(
     r"\[(?P<text>[^\]]+?)\]"
     r"(?:\((?P<entity>[^:)]+?)(?::(?P<value>[^)]+))?\)|(?P<dict>\{[^}]+?\}))"
 )
+
+
+# Rasa's retrieval intents (faq/opening_hours) are questions answered from a list of
+# responses: ours answers questions from the knowledge base, under this one intent.
+RETRIEVAL_INTENT = "ask_question"
+
+
+def our_intent(rasa_intent: str) -> str:
+    return RETRIEVAL_INTENT if "/" in rasa_intent else rasa_intent
 
 
 @dataclass(frozen=True)
@@ -77,9 +87,7 @@ def _user_step(step: dict[str, Any], where: str) -> dict[str, Any]:
     expect: dict[str, Any] = {}
     intent = step.get("intent")
     if intent:
-        # Rasa's retrieval intents (faq/ask_hours) are one intent to us; the part after the
-        # slash names a response.
-        expect["intent"] = str(intent).split("/")[0]
+        expect["intent"] = our_intent(str(intent))
     if entities:
         expect["entities"] = {e.entity: e.value for e in entities}
     out: dict[str, Any] = {"user": text}

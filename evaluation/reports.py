@@ -82,7 +82,9 @@ def print_summary(results: list[ConversationResult], console: Console) -> None:
             "through this target[/] (listed in the JUnit and HTML reports)"
         )
     counts = summary_counts(results)
-    console.print(f"{counts['passed']} passed, {counts['failed']} failed, {counts['skipped']} skipped")
+    console.print(
+        f"{counts['passed']} passed, {counts['failed']} failed, {counts['skipped']} skipped"
+    )
 
 
 def write_junit(results: list[ConversationResult], path: Path, target: str = "") -> None:
@@ -186,4 +188,3 @@ def write_html(results: list[ConversationResult], path: Path, target: str = "") 
     )
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(page, encoding="utf-8")
-

@@ -5,16 +5,22 @@ Usage: ``python -m evaluation.retrieval_fusion [--data evaluation/data]``. Index
 apart from the articles' own question variants). Prints hit@1, hit@3 and MRR of dense alone,
 lexical alone and the hybrid at the shipped defaults, then the grid over the dense weight w
 and the BM25 saturation c behind knowledge.index.DENSE_WEIGHT and LEXICAL_SATURATION.
+
+When ../shared/datasets/clinc150 is beside the repository it also prints where the fused
+score of the top hit falls for in-scope and out-of-scope questions (thresholds taken on
+oos_val, reported on oos_test), for the assistant's answer / suggest cut-offs.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import yaml
 
 from knowledge.demo import load_demo_articles
@@ -23,6 +29,7 @@ from knowledge.index import DENSE_WEIGHT, LEXICAL_SATURATION, KnowledgeIndex, fu
 from knowledge.schema import ArticleView
 
 DATA = Path(__file__).with_name("data")
+CLINC = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "clinc150" / "data_full.json"
 WEIGHTS = [round(0.05 * i, 2) for i in range(21)]
 SATURATIONS = [1.0, 2.0, 3.0, 5.0, 7.5, 10.0, 15.0, 20.0, 30.0]
 
@@ -65,19 +72,54 @@ def measure(queries: list[Query], scorer: Scorer) -> Quality:
     return Quality(hit1 / n, hit3 / n, reciprocal / n)
 
 
-def load_queries(data: Path, index: KnowledgeIndex, slugs: set[str]) -> list[Query]:
-    pairs = []
-    for path in sorted(data.glob("kb_paraphrases_*.yml")):
-        for item in yaml.safe_load(path.read_text(encoding="utf-8"))["questions"]:
-            if item["slug"] not in slugs:
-                raise SystemExit(f"{path.name}: no demo article '{item['slug']}'")
-            pairs.append((item["slug"], item["text"]))
+def top_scores(queries: list[Query], scorer: Scorer) -> tuple[np.ndarray, np.ndarray]:
+    """Each query's best fused score, and whether that best article is the right one."""
+    best = [max((scorer(*v), slug) for slug, v in q.scores.items()) for q in queries]
+    return (
+        np.array([score for score, _ in best]),
+        np.array([slug == q.gold for (_, slug), q in zip(best, queries, strict=True)]),
+    )
+
+
+def report_scale(queries: list[Query], index: KnowledgeIndex) -> None:
+    clinc = json.loads(CLINC.read_text(encoding="utf-8"))
+    val, _ = top_scores(ask(index, [("", t) for t, _ in clinc["oos_val"]]), fuse)
+    test, _ = top_scores(ask(index, [("", t) for t, _ in clinc["oos_test"]]), fuse)
+    scores, right = top_scores(queries, fuse)
+    print("\nTop fused score at the defaults (p10 / median / p90):")
+    print(f"  paraphrases, top hit right  {_spread(scores[right])}")
+    print(f"  paraphrases, top hit wrong  {_spread(scores[~right])}")
+    print(f"  clinc150 oos_test           {_spread(test)}")
+    for rate in (0.05, 0.01):
+        cut = float(np.quantile(val, 1 - rate))
+        print(
+            f"  cut {cut:.3f} (oos_val above it: {rate:.0%}): oos_test above "
+            f"{np.mean(test >= cut):.3f}; paraphrases above it and right "
+            f"{np.mean((scores >= cut) & right):.3f}, wrong {np.mean((scores >= cut) & ~right):.3f}"
+        )
+
+
+def _spread(values: np.ndarray) -> str:
+    return " / ".join(f"{q:.3f}" for q in np.quantile(values, [0.1, 0.5, 0.9]))
+
+
+def ask(index: KnowledgeIndex, pairs: list[tuple[str, str]]) -> list[Query]:
     vectors = load_embedder().encode([text for _, text in pairs])
     queries = []
     for (gold, text), vector in zip(pairs, vectors, strict=True):
         hits = index.search(text, vector, k=len(index))
         queries.append(Query(gold, text, {h.slug: (h.dense, h.lexical) for h in hits}))
     return queries
+
+
+def load_paraphrases(data: Path, slugs: set[str]) -> list[tuple[str, str]]:
+    pairs = []
+    for path in sorted(data.glob("kb_paraphrases_*.yml")):
+        for item in yaml.safe_load(path.read_text(encoding="utf-8"))["questions"]:
+            if item["slug"] not in slugs:
+                raise SystemExit(f"{path.name}: no demo article '{item['slug']}'")
+            pairs.append((item["slug"], item["text"]))
+    return pairs
 
 
 def build_index() -> tuple[KnowledgeIndex, set[str]]:
@@ -97,26 +139,23 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=DATA)
     args = parser.parse_args()
     index, slugs = build_index()
-    queries = load_queries(args.data, index, slugs)
+    queries = ask(index, load_paraphrases(args.data, slugs))
     print(f"{len(queries)} paraphrases over {len(index)} articles")
     print(f"dense    {measure(queries, lambda d, b: max(d, 1e-9))}")
     print(f"lexical  {measure(queries, lambda d, b: b)}")
-    print(
-        f"hybrid   {measure(queries, fuse)}"
-        f"   (w={DENSE_WEIGHT}, c={LEXICAL_SATURATION})"
-    )
+    print(f"hybrid   {measure(queries, fuse)}   (w={DENSE_WEIGHT}, c={LEXICAL_SATURATION})")
     print("\nMRR over w (rows) and c (columns); hit@1 / hit@3 at the best c of each w")
     print("   w  " + "".join(f"{c:>7}" for c in SATURATIONS) + "   best c: hit@1  hit@3")
     for w in WEIGHTS:
-        row = [
-            measure(queries, lambda d, b, w=w, c=c: fuse(d, b, w, c)) for c in SATURATIONS
-        ]
+        row = [measure(queries, lambda d, b, w=w, c=c: fuse(d, b, w, c)) for c in SATURATIONS]
         best = max(range(len(row)), key=lambda i: row[i].mrr)
         print(
             f"{w:5.2f} "
             + "".join(f"{q.mrr:7.3f}" for q in row)
             + f"   {SATURATIONS[best]:>6}: {row[best].hit1:.3f}  {row[best].hit3:.3f}"
         )
+    if CLINC.exists():
+        report_scale(queries, index)
 
 
 if __name__ == "__main__":

@@ -21,8 +21,7 @@ from bot.contract import Reply
 from evaluation.conversations import MovableClock, Target, Unsupported
 
 PUBLIC_FIELDS = frozenset(
-    {"reference", "service_code", "service_name", "status", "district", "created_at",
-     "updated_at"}
+    {"reference", "service_code", "service_name", "status", "district", "created_at", "updated_at"}
 )
 
 

@@ -1,0 +1,1 @@
+"""Knowledge base: articles and their revisions, the curation service, and fused search."""

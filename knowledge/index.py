@@ -25,10 +25,12 @@ from knowledge.lexical import LexicalIndex
 from knowledge.schema import ArticleView
 
 # Fusion, measured by evaluation/retrieval_fusion.py on the 300 held-out paraphrases of the demo
-# KB (150 articles): dense alone hit@1 0.000 / MRR 0.000, lexical alone 0.000 / 0.000, hybrid
-# at these values 0.000 / 0.000 (hit@3 0.000).
-DENSE_WEIGHT = 0.7
-LEXICAL_SATURATION = 10.0  # BM25 at which the lexical part is worth half its weight
+# KB (150 articles): dense alone hit@1 0.840 / hit@3 0.970 / MRR 0.903, lexical alone
+# 0.790 / 0.917 / 0.856, hybrid at these values 0.913 / 0.987 / 0.950. MRR is flat (0.945-0.951)
+# along w 0.4-0.65 with c rising as w falls; we take the middle, where the scale also keeps
+# clinc150 out-of-scope questions low (top-score median 0.28 against 0.54 for right answers).
+DENSE_WEIGHT = 0.6
+LEXICAL_SATURATION = 10.0  # raw BM25 at which the lexical part is worth half its weight
 
 FILE_NAME = "knowledge_index.npz"
 FORMAT = 1
@@ -116,7 +118,8 @@ class KnowledgeIndex:
             for a in live
             if a.id in self._articles and self._articles[a.id].language != a.language
         ]
-        self.remove([a.id for a in articles if a.status != "published"] + moved, version)
+        # the version moves only once everything is in, so a failure here is retried whole
+        self.remove([a.id for a in articles if a.status != "published"] + moved, self.version)
         encoded = 0
         for language in sorted({a.language for a in live}):
             batch = [a for a in live if a.language == language]

@@ -35,13 +35,14 @@ class KnowledgeSearch:
         self._checked_at = float("-inf")
         self._lock = threading.RLock()  # FAISS and bm25s are not safe to change while read
 
-    def ensure_fresh(self) -> None:
+    def ensure_fresh(self, force: bool = False) -> None:
         """Bring the index to the DB version: the saved index if it matches, else an incremental
         update (of what is in memory or saved), else a full build. Asks the DB at most once per
-        refresh_interval."""
+        refresh_interval, unless forced (after a change made in this process)."""
         with self._lock:
             now = time.monotonic()
-            if self.index is not None and now - self._checked_at < self.refresh_interval:
+            recent = now - self._checked_at < self.refresh_interval
+            if self.index is not None and recent and not force:
                 return
             self._checked_at = now
             version = self.service.version()
@@ -53,8 +54,8 @@ class KnowledgeSearch:
                 return
             if index is not None and index.version < version:
                 upsert, remove = self.service.changed_since(index.version)
-                index.remove(remove, version)
                 encoded = index.upsert(upsert, self.embedder, version)
+                index.remove(remove, version)
                 log.info(
                     "knowledge index %s: %d changed, %d texts encoded",
                     version,
@@ -73,7 +74,7 @@ class KnowledgeSearch:
             index = KnowledgeIndex.load(self.index_dir)
         except FileNotFoundError:
             return None
-        except (ValueError, KeyError, OSError) as error:
+        except Exception as error:  # it is only a cache: anything unreadable means rebuild
             log.warning("ignoring the saved knowledge index: %s", error)
             return None
         return index if index.model == self.embedder.name else None

@@ -22,9 +22,15 @@ _ESPEAK_LOCK = threading.Lock()
 
 
 @functools.cache
+def _engine() -> pyttsx3.Engine:
+    """The process's one pyttsx3 engine, kept alive: espeak-ng calls back into its driver,
+    and a collected engine turns those callbacks into errors. Use under the lock only."""
+    return pyttsx3.init("espeak")
+
+
+@functools.cache
 def _installed_voices() -> frozenset[str]:
-    engine = pyttsx3.init("espeak")
-    return frozenset(voice.id for voice in engine.getProperty("voices"))
+    return frozenset(voice.id for voice in _engine().getProperty("voices"))
 
 
 class Synthesizer:
@@ -87,7 +93,7 @@ class Synthesizer:
     def _render(self, text: str, rate: int) -> tuple[bytes, int]:
         # One utterance per runAndWait: pyttsx3 keeps only the last save_to_file of a
         # batch, so queueing several would silently write one file.
-        engine = pyttsx3.init("espeak")
+        engine = _engine()
         engine.setProperty("voice", self.voice)
         engine.setProperty("rate", rate)
         with tempfile.TemporaryDirectory(prefix="hotline-tts-") as tmp:

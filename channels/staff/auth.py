@@ -1,8 +1,9 @@
 """Who is asking: signed-in staff by session cookie (console) or bearer token (staff API).
 
-Every console and staff-API route depends on ``console(permission)`` or ``api(permission)``;
-they refuse without sign-in (redirect to the sign-in page, or 401) and with the wrong role
-(403). ``console`` also checks the CSRF token on every unsafe method, so no form can forget it.
+Every console and staff-API route depends on a ``ConsoleGuard`` or an ``ApiGuard`` (through
+the aliases below): they refuse without sign-in (redirect to the sign-in page, or 401) and
+with the wrong role (403). A ``ConsoleGuard`` also checks the CSRF token on every unsafe
+method, so no form can forget it.
 """
 
 from __future__ import annotations
@@ -144,10 +145,10 @@ class ConsoleGuard(_Guard):
         if staff is None:
             request.session.pop("staff", None)
             raise SignInRequired
+        request.state.staff = staff
         self._allow(staff)
         if request.method not in SAFE_METHODS:
             await check_csrf(request)
-        request.state.staff = staff
         return staff
 
 
@@ -164,14 +165,25 @@ class ApiGuard(_Guard):
         return self._allow(staff)
 
 
-def console(permission: Permission | None = None) -> type[Staff]:
-    """``staff: console(Permission.X)`` in a console route's signature."""
-    return Annotated[Staff, Depends(ConsoleGuard(permission))]  # type: ignore[return-value]
+# What a route's signature asks for: ``staff: KnowledgeWriter`` and so on.
+SignedIn = Annotated[Staff, Depends(ConsoleGuard(None))]
+DashboardViewer = Annotated[Staff, Depends(ConsoleGuard(Permission.DASHBOARD))]
+KnowledgeReader = Annotated[Staff, Depends(ConsoleGuard(Permission.KNOWLEDGE_READ))]
+KnowledgeWriter = Annotated[Staff, Depends(ConsoleGuard(Permission.KNOWLEDGE_WRITE))]
+RequestReader = Annotated[Staff, Depends(ConsoleGuard(Permission.REQUESTS_READ))]
+RequestWriter = Annotated[Staff, Depends(ConsoleGuard(Permission.REQUESTS_WRITE))]
+HandoffReader = Annotated[Staff, Depends(ConsoleGuard(Permission.HANDOFFS_READ))]
+HandoffWorker = Annotated[Staff, Depends(ConsoleGuard(Permission.HANDOFFS_WORK))]
+Admin = Annotated[Staff, Depends(ConsoleGuard(Permission.ACCOUNTS))]
 
-
-def api(permission: Permission | None = None) -> type[Staff]:
-    """``staff: api(Permission.X)`` in a staff-API route's signature."""
-    return Annotated[Staff, Depends(ApiGuard(permission))]  # type: ignore[return-value]
+ApiSignedIn = Annotated[Staff, Depends(ApiGuard(None))]
+ApiKnowledgeReader = Annotated[Staff, Depends(ApiGuard(Permission.KNOWLEDGE_READ))]
+ApiKnowledgeWriter = Annotated[Staff, Depends(ApiGuard(Permission.KNOWLEDGE_WRITE))]
+ApiRequestReader = Annotated[Staff, Depends(ApiGuard(Permission.REQUESTS_READ))]
+ApiRequestWriter = Annotated[Staff, Depends(ApiGuard(Permission.REQUESTS_WRITE))]
+ApiHandoffReader = Annotated[Staff, Depends(ApiGuard(Permission.HANDOFFS_READ))]
+ApiPreview = Annotated[Staff, Depends(ApiGuard(Permission.PREVIEW))]
+ApiDashboard = Annotated[Staff, Depends(ApiGuard(Permission.DASHBOARD))]
 
 
 def sign_in_url(request: Request) -> str:
@@ -183,7 +195,12 @@ def sign_in_url(request: Request) -> str:
 
 def safe_next(target: str | None) -> str:
     """Only a console path may follow sign-in (no open redirect)."""
-    if target and target.startswith("/staff") and not target.startswith("//") and "\\" not in target:
+    if (
+        target
+        and target.startswith("/staff")
+        and not target.startswith("//")
+        and "\\" not in target
+    ):
         return target
     return "/staff"
 

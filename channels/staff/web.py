@@ -34,6 +34,10 @@ templates = Jinja2Templates(directory=HERE / "templates")
 templates.env.globals.update(csrf_token=csrf_token, Permission=Permission)
 
 
+class NotFound(Exception):
+    """A console page about something that does not exist: the 404 page says what."""
+
+
 def _when(value: datetime | None) -> str:
     if value is None:
         return ""

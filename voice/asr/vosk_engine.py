@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 from pathlib import Path
 
@@ -12,6 +13,8 @@ from voice.asr.base import Grammar, Result
 from voice.errors import VoiceConfigError
 
 UNKNOWN = "[unk]"  # what a grammar-restricted vosk says for speech outside the grammar
+
+log = logging.getLogger(__name__)
 
 
 class VoskRecognizer:
@@ -34,15 +37,37 @@ class VoskRecognizer:
                 f"HOTLINE_VOSK_MODEL: vosk could not load the model in {model_path}"
             ) from error
         self.sample_rate = _model_sample_rate(model_path)
+        self._grammars: dict[Grammar, str] = {}
 
     def stream(self, grammar: Grammar | None = None) -> VoskStream:
         if grammar is None:
             recognizer = vosk.KaldiRecognizer(self._model, self.sample_rate)
         else:
-            phrases = json.dumps([*grammar.phrases, UNKNOWN])
-            recognizer = vosk.KaldiRecognizer(self._model, self.sample_rate, phrases)
+            recognizer = vosk.KaldiRecognizer(self._model, self.sample_rate, self._json(grammar))
         recognizer.SetWords(True)  # per-word confidences, for Result.confidence
         return VoskStream(recognizer)
+
+    def _json(self, grammar: Grammar) -> str:
+        """The grammar as vosk takes it, keeping only phrases the model can say.
+
+        vosk drops unknown words one by one, which can turn "report a pothole" into
+        "report a"; whole phrases are dropped instead, and reported once. vosk may
+        string phrases together whatever ``grammar.sequence`` says.
+        """
+        if grammar not in self._grammars:
+            known = [p for p in grammar.phrases if all(self._knows(w) for w in p.split())]
+            if not known:
+                raise VoiceConfigError(f"no phrase of {grammar.phrases} is in the vosk model")
+            if len(known) < len(grammar.phrases):
+                missing = sorted(set(grammar.phrases) - set(known))
+                log.warning("vosk model cannot say %s; left out of the grammar", missing)
+            extra = [UNKNOWN] if self._knows(UNKNOWN) else []
+            # ensure_ascii=False: vosk reads \uXXXX escapes literally, not as characters.
+            self._grammars[grammar] = json.dumps([*known, *extra], ensure_ascii=False)
+        return self._grammars[grammar]
+
+    def _knows(self, word: str) -> bool:
+        return self._model.vosk_model_find_word(word) >= 0
 
 
 class VoskStream:

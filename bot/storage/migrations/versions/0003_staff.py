@@ -1,4 +1,4 @@
-"""Staff accounts and API tokens; where a handoff's staff replies go.
+"""Staff accounts and API tokens (handoffs.reply_address is in 0001_initial).
 
 Revision ID: 0003_staff
 Revises: 0001_initial
@@ -44,13 +44,9 @@ def upgrade() -> None:
         sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
     )
     op.create_index("ix_staff_api_tokens_account_id", "staff_api_tokens", ["account_id"])
-    with op.batch_alter_table("handoffs") as batch:
-        batch.add_column(sa.Column("reply_address", sa.String(200), nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("handoffs") as batch:
-        batch.drop_column("reply_address")
     op.drop_index("ix_staff_api_tokens_account_id", table_name="staff_api_tokens")
     op.drop_table("staff_api_tokens")
     op.drop_table("staff_accounts")

@@ -1,0 +1,48 @@
+"""The residents' channels on the app: Telegram, SMS, web chat, notices and rate limits.
+
+``install(app)`` is the one call ``create_app`` makes: it mounts the routes, the REST rate
+limit, and (for as long as the app runs) the loop that delivers pending notices.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+
+from bot.settings import Settings
+from channels import outbound, sms, telegram, webchat
+from channels.rate_limit import RateLimiter, RestRateLimit
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    task = None
+    if settings.notice_interval_seconds > 0:
+        task = asyncio.create_task(outbound.notice_loop(app, settings.notice_interval_seconds))
+    try:
+        yield
+    finally:
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        channel = getattr(app.state, "telegram", None)
+        if channel is not None:
+            await channel.shutdown()
+
+
+router = APIRouter(lifespan=lifespan)
+for module in (telegram, sms, webchat, outbound):
+    router.include_router(module.router)
+
+
+def install(app: FastAPI) -> None:
+    settings: Settings = app.state.settings
+    app.state.rate_limiter = RateLimiter(settings.rate_limit_sender, settings.rate_limit_channel)
+    app.add_middleware(RestRateLimit, limiter=app.state.rate_limiter)
+    app.include_router(router)

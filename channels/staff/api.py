@@ -1,0 +1,360 @@
+"""The staff API for scripts: /api/v1/staff/..., a bearer token per call, the token's role."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Body, HTTPException, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import Response
+from pydantic import BaseModel
+from sqlalchemy import select
+
+from bot import service_requests
+from bot.runtime import Runtime
+from bot.staff import handoffs
+from bot.storage.models import ServiceRequest
+from channels.deps import RuntimeDep
+from channels.staff import notify, stats, transfer, unanswered
+from channels.staff.article_form import overlaps
+from channels.staff.auth import (
+    ApiDashboard,
+    ApiHandoffReader,
+    ApiKnowledgeReader,
+    ApiKnowledgeWriter,
+    ApiPreview,
+    ApiRequestReader,
+    ApiRequestWriter,
+    ApiSignedIn,
+)
+from channels.staff.freshness import refresh_now
+from channels.staff.preview import MAX_QUESTION_CHARS, preview
+from knowledge.schema import ArticleData, ArticleView, RevisionView
+from knowledge.service import ArticleNotFound, SlugTaken
+
+router = APIRouter(prefix="/api/v1/staff", tags=["staff"])
+
+
+class Me(BaseModel):
+    name: str
+    role: str
+
+
+@router.get("/me", response_model=Me)
+def me(staff: ApiSignedIn) -> Me:
+    return Me(name=staff.name, role=staff.role)
+
+
+# -- knowledge -----------------------------------------------------------------------------
+def _article(rt: Runtime, article_id: int) -> ArticleView:
+    article = rt.knowledge.get(article_id)
+    if article is None:
+        raise HTTPException(404, f"no article {article_id}")
+    return article
+
+
+@router.get("/articles", response_model=list[ArticleView])
+def list_articles(
+    rt: RuntimeDep,
+    staff: ApiKnowledgeReader,
+    q: Annotated[str | None, Query(max_length=200)] = None,
+    category: Annotated[str | None, Query(max_length=100)] = None,
+    department: Annotated[str | None, Query(max_length=200)] = None,
+    language: Annotated[str | None, Query(max_length=16)] = None,
+    status: Annotated[str | None, Query(max_length=16)] = None,
+) -> list[ArticleView]:
+    return rt.knowledge.list(
+        status=status, category=category, department=department, language=language, text=q
+    )
+
+
+@router.get("/articles/{article_id:int}", response_model=ArticleView)
+def get_article(rt: RuntimeDep, staff: ApiKnowledgeReader, article_id: int) -> ArticleView:
+    return _article(rt, article_id)
+
+
+class Save(BaseModel):
+    article: ArticleData
+    note: str = ""
+    allow_overlap: bool = False
+
+
+def _check_overlap(rt: Runtime, body: Save, article_id: int | None) -> None:
+    if not body.allow_overlap:
+        found = overlaps(rt, body.article, article_id)
+        if found:
+            raise HTTPException(422, {"overlaps": found})
+
+
+@router.post("/articles", response_model=ArticleView, status_code=201)
+def create_article(rt: RuntimeDep, staff: ApiKnowledgeWriter, body: Save) -> ArticleView:
+    _check_overlap(rt, body, None)
+    try:
+        saved = rt.knowledge.create(body.article, staff.name)
+    except SlugTaken as exc:
+        raise HTTPException(409, str(exc)) from exc
+    refresh_now(rt.search)
+    return saved
+
+
+@router.put("/articles/{article_id:int}", response_model=ArticleView)
+def update_article(
+    rt: RuntimeDep, staff: ApiKnowledgeWriter, article_id: int, body: Save
+) -> ArticleView:
+    _article(rt, article_id)
+    _check_overlap(rt, body, article_id)
+    try:
+        saved = rt.knowledge.update(article_id, body.article, staff.name, body.note)
+    except SlugTaken as exc:
+        raise HTTPException(409, str(exc)) from exc
+    refresh_now(rt.search)
+    return saved
+
+
+@router.post("/articles/{article_id:int}/{action}", response_model=ArticleView)
+def change_article(
+    rt: RuntimeDep,
+    staff: ApiKnowledgeWriter,
+    article_id: int,
+    action: Literal["publish", "retire", "restore"],
+) -> ArticleView:
+    _article(rt, article_id)
+    change = {
+        "publish": rt.knowledge.publish,
+        "retire": rt.knowledge.retire,
+        "restore": rt.knowledge.restore,
+    }[action]
+    saved = change(article_id, staff.name)
+    refresh_now(rt.search)
+    return saved
+
+
+@router.get("/articles/{article_id:int}/revisions", response_model=list[RevisionView])
+def revisions(rt: RuntimeDep, staff: ApiKnowledgeReader, article_id: int) -> list[RevisionView]:
+    _article(rt, article_id)
+    return rt.knowledge.revisions(article_id)
+
+
+@router.get("/articles/{article_id:int}/diff")
+def diff(
+    rt: RuntimeDep, staff: ApiKnowledgeReader, article_id: int, a: int, b: int
+) -> dict[str, str]:
+    try:
+        return {"diff": rt.knowledge.diff(article_id, a, b)}
+    except ArticleNotFound as exc:
+        raise HTTPException(404, str(exc)) from exc
+
+
+class Rollback(BaseModel):
+    revision: int
+
+
+@router.post("/articles/{article_id:int}/rollback", response_model=ArticleView)
+def rollback(
+    rt: RuntimeDep, staff: ApiKnowledgeWriter, article_id: int, body: Rollback
+) -> ArticleView:
+    try:
+        saved = rt.knowledge.rollback(article_id, body.revision, staff.name)
+    except ArticleNotFound as exc:
+        raise HTTPException(404, str(exc)) from exc
+    except SlugTaken as exc:
+        raise HTTPException(409, str(exc)) from exc
+    refresh_now(rt.search)
+    return saved
+
+
+@router.get("/export")
+def export(
+    rt: RuntimeDep, staff: ApiKnowledgeReader, format: Literal["csv", "yaml"] = "yaml"
+) -> Response:
+    if format == "csv":
+        return Response(transfer.export_csv(rt.knowledge), media_type="text/csv; charset=utf-8")
+    return Response(transfer.export_yaml(rt.knowledge), media_type="application/yaml")
+
+
+class ImportOut(BaseModel):
+    applied: bool
+    created: int
+    updated: int
+    unchanged: int
+    errors: list[str]
+    changes: list[dict[str, Any]]
+
+
+@router.post("/import", response_model=ImportOut)
+async def import_articles(
+    request: Request,
+    rt: RuntimeDep,
+    staff: ApiKnowledgeWriter,
+    format: Literal["csv", "yaml"],
+    dry_run: bool = True,
+) -> Any:
+    """The file as the raw body; ``dry_run`` (the default) reports and changes nothing."""
+    data = await request.body()
+    try:
+        parsed = transfer.read(data, f"upload.{format}")
+    except transfer.FileProblem as exc:
+        raise HTTPException(422, str(exc)) from exc
+    result = await run_in_threadpool(transfer.run_import, rt.knowledge, parsed, staff.name, dry_run)
+    if result.applied:
+        await run_in_threadpool(refresh_now, rt.search)
+    body = ImportOut(
+        applied=result.applied,
+        created=result.report.created,
+        updated=result.report.updated,
+        unchanged=result.report.unchanged,
+        errors=result.errors,
+        changes=[vars(c) for c in result.changes],
+    )
+    return Response(
+        body.model_dump_json(), 422 if result.errors else 200, media_type="application/json"
+    )
+
+
+class GroupOut(BaseModel):
+    ids: list[int]
+    count: int
+    newest: datetime
+    language: str
+    questions: list[str]
+
+
+@router.get("/unanswered", response_model=list[GroupOut])
+def unanswered_groups(rt: RuntimeDep, staff: ApiKnowledgeReader) -> list[GroupOut]:
+    return [
+        GroupOut(
+            ids=g.ids, count=g.count, newest=g.newest, language=g.language, questions=g.variants
+        )
+        for g in unanswered.groups(rt)
+    ]
+
+
+class Ask(BaseModel):
+    text: str
+    language: str | None = None
+
+
+@router.post("/preview")
+def preview_reply(rt: RuntimeDep, staff: ApiPreview, body: Ask) -> dict[str, Any]:
+    """What the bot would answer, changing nothing."""
+    if not body.text.strip() or len(body.text) > MAX_QUESTION_CHARS:
+        raise HTTPException(422, f"text must be 1 to {MAX_QUESTION_CHARS} characters")
+    result = preview(rt, body.text, body.language)
+    return {
+        "intent": result.intent,
+        "confidence": result.confidence,
+        "entities": [{"entity": e, "value": v} for e, v in result.entities],
+        "hits": [vars(h) for h in result.hits],
+        "reply": result.reply.model_dump(mode="json") if result.reply else None,
+        "channels": [vars(c) for c in result.channels],
+        "error": result.error,
+    }
+
+
+# -- requests and handoffs -----------------------------------------------------------------
+class RequestOut(BaseModel):
+    reference: str
+    service_code: str
+    status: str
+    status_note: str | None
+    district: str | None
+    address: str | None
+    channel: str
+    created_at: datetime
+    updated_at: datetime
+
+
+def _out(row: ServiceRequest) -> RequestOut:
+    return RequestOut(
+        reference=row.reference or "",
+        service_code=row.service_code,
+        status=row.status,
+        status_note=row.status_note,
+        district=row.district,
+        address=row.address,
+        channel=row.channel,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+@router.get("/requests", response_model=list[RequestOut])
+def list_requests(
+    rt: RuntimeDep,
+    staff: ApiRequestReader,
+    status: Annotated[str | None, Query(max_length=20)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[RequestOut]:
+    query = select(ServiceRequest).order_by(ServiceRequest.created_at.desc()).limit(limit)
+    if status:
+        query = query.where(ServiceRequest.status == status)
+    with rt.db.sessions() as session:
+        return [_out(row) for row in session.scalars(query)]
+
+
+class StatusChange(BaseModel):
+    status: str
+    note: str | None = None
+
+
+@router.post("/requests/{reference}/status")
+async def change_status(
+    request: Request,
+    rt: RuntimeDep,
+    staff: ApiRequestWriter,
+    reference: str,
+    body: Annotated[StatusChange, Body()],
+) -> dict[str, Any]:
+    def work() -> tuple[RequestOut, int | None]:
+        with rt.db.transaction() as session:
+            found = service_requests.find(session, reference[:40])
+            if found is None:
+                raise HTTPException(404, "no request with that reference")
+            notice = service_requests.change_status(
+                session, found, body.status, staff.name, body.note
+            )
+            session.flush()
+            return _out(found), notice.id if notice else None
+
+    try:
+        out, notice_id = await run_in_threadpool(work)
+    except service_requests.UnknownStatus as exc:
+        raise HTTPException(422, str(exc)) from exc
+    sent = await notify.send(request, rt, [notice_id] if notice_id else [])
+    return {"request": out.model_dump(mode="json"), "notice": sent.get(notice_id or 0)}
+
+
+@router.get("/handoffs")
+def list_handoffs(rt: RuntimeDep, staff: ApiHandoffReader) -> list[dict[str, Any]]:
+    with rt.db.sessions() as session:
+        return [
+            {
+                "id": item.handoff.id,
+                "status": item.handoff.status,
+                "taken_by": item.handoff.taken_by,
+                "channel": item.conversation.channel,
+                "created_at": item.handoff.created_at.isoformat(),
+                "last_text": item.last_text,
+            }
+            for item in handoffs.inbox(session)
+        ]
+
+
+@router.get("/stats")
+def dashboard_stats(rt: RuntimeDep, staff: ApiDashboard) -> dict[str, Any]:
+    with rt.db.sessions() as session:
+        figures = stats.dashboard(session)
+    return {
+        "days": [d.isoformat() for d in figures.days],
+        "per_day": {
+            channel: {d.isoformat(): n for d, n in days.items()}
+            for channel, days in figures.per_day.items()
+        },
+        "conversations": figures.conversations,
+        "with_person": figures.with_person,
+        "containment": figures.containment,
+        "top_intents": figures.top_intents,
+        "requests_by_status": figures.requests_by_status,
+        "waiting_handoffs": figures.waiting_handoffs,
+    }

@@ -1,0 +1,45 @@
+"""The dashboard (figures and charts) with the 'What would the bot say?' box."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse
+
+from bot.staff.roles import Permission
+from channels.deps import RuntimeDep
+from channels.staff import charts, stats, unanswered
+from channels.staff.auth import DashboardViewer
+from channels.staff.preview import MAX_QUESTION_CHARS, preview
+from channels.staff.web import page
+
+router = APIRouter()
+Ask = Annotated[str, Query(max_length=MAX_QUESTION_CHARS)]
+
+
+@router.get("/staff", response_class=HTMLResponse)
+def dashboard(
+    request: Request, rt: RuntimeDep, staff: DashboardViewer, ask: Ask = ""
+) -> HTMLResponse:
+    with rt.db.sessions() as session:
+        figures = stats.dashboard(session)
+    unanswered_chart = None
+    if staff.can(Permission.KNOWLEDGE_READ):
+        top = unanswered.groups(rt)[:8]
+        top.sort(key=lambda g: g.count, reverse=True)
+        unanswered_chart = charts.bar_chart([(g.variants[0], g.count) for g in top])
+    return page(
+        request,
+        "dashboard.html",
+        {
+            "section": "dashboard",
+            "stats": figures,
+            "per_day_chart": charts.stacked_chart(figures.days, figures.per_day),
+            "intents_chart": charts.bar_chart(figures.top_intents),
+            "status_chart": charts.bar_chart(figures.requests_by_status),
+            "unanswered_chart": unanswered_chart,
+            "question": ask,
+            "result": preview(rt, ask) if ask.strip() and staff.can(Permission.PREVIEW) else None,
+        },
+    )

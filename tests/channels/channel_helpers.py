@@ -1,0 +1,66 @@
+"""Shared set-up for the residents' channel tests: configured apps and a real HTTP server."""
+
+from __future__ import annotations
+
+import dataclasses
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI
+from pydantic import SecretStr
+
+from bot.runtime import Runtime
+from bot.settings import Settings
+from channels.app import create_app
+
+TELEGRAM_TOKEN = "123456789:TEST-token-for-the-fake-bot-api"
+TELEGRAM_SECRET = "test-secret-token_0123456789"
+TWILIO_SID = "AC" + "0123456789abcdef" * 2
+TWILIO_TOKEN = "test-auth-token-0123456789abcdef"
+TWILIO_FROM = "+15005550006"
+_SECRETS = {"telegram_bot_token", "telegram_secret_token", "twilio_auth_token", "secret_key"}
+
+
+def channel_settings(runtime: Runtime, **overrides: Any) -> Settings:
+    """The session runtime's settings with channel credentials (or other changes) added."""
+    values = {
+        k: SecretStr(v) if k in _SECRETS and isinstance(v, str) else v for k, v in overrides.items()
+    }
+    values.setdefault("notice_interval_seconds", 0)
+    return runtime.settings.model_copy(update=values)
+
+
+def app_for(runtime: Runtime, **overrides: Any) -> FastAPI:
+    """An app over the shared runtime whose settings carry ``overrides``."""
+    settings = channel_settings(runtime, **overrides)
+    return create_app(runtime=dataclasses.replace(runtime, settings=settings))
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextmanager
+def serve(app: FastAPI) -> Iterator[str]:
+    """Run the app under uvicorn on a free loopback port for as long as the block lasts."""
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

@@ -1,0 +1,209 @@
+"""The console in real headless Chromium against a real server: a few whole tasks, by
+keyboard where it matters, with axe-core on every page they pass through."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from bot.runtime import Runtime
+from tests.channels.channel_helpers import app_for, serve
+from tests.channels.staff.conftest import PASSWORD, new_account
+from tests.channels.staff.helpers import file_request
+
+CHROMIUM = Path("/usr/bin/chromium")
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium"),
+]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="module")
+def server(runtime: Runtime) -> Iterator[str]:
+    with serve(app_for(runtime)) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=ARGS
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context()
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    yield page
+    context.close()
+
+
+def assert_accessible(page: Page) -> None:
+    results = Axe().run(page)
+    serious = [
+        f"{v['id']} ({v['impact']}): {v['help']} - {[n['target'] for n in v['nodes']][:3]}"
+        for v in results.response["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+    assert not serious, f"{page.url}: {serious}"
+
+
+def sign_in(page: Page, server: str, name: str) -> None:
+    """By keyboard only: the skip link comes first, then the form."""
+    page.goto(f"{server}/staff/knowledge")  # not signed in: sent to the sign-in page
+    expect(page).to_have_url(f"{server}/staff/login?next=%2Fstaff%2Fknowledge")
+    assert_accessible(page)
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("link", name="Skip to main content")).to_be_focused()
+    outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+    assert outline != "none"  # focus is visible
+    page.keyboard.press("Tab")
+    expect(page.get_by_label("Staff name")).to_be_focused()
+    page.keyboard.type(name)
+    page.keyboard.press("Tab")
+    page.keyboard.type(PASSWORD)
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(f"{server}/staff/knowledge")
+
+
+def bot_says(server: str, text: str) -> str:
+    response = httpx.post(
+        f"{server}/api/v1/messages",
+        json={"channel": "web", "sender": uuid.uuid4().hex, "text": text},
+        timeout=30,
+    )
+    response.raise_for_status()
+    return response.json()["messages"][0]["text"]
+
+
+def test_create_edit_and_roll_back_an_article(page: Page, server: str, runtime: Runtime) -> None:
+    sign_in(page, server, new_account(runtime, "editor"))
+    word = uuid.uuid4().hex[:6]
+    question = f"When does the lantern parade {word} start?"
+    first = f"The lantern parade {word} starts at 7 pm at the harbour."
+    page.get_by_role("link", name="New article").click()
+    assert_accessible(page)
+    page.get_by_role("button", name="Create article").click()  # empty: every problem named
+    expect(page.get_by_role("alert")).to_contain_text("Title: must not be empty")
+    assert_accessible(page)
+    page.get_by_label("Title").fill(f"Lantern parade {word}")
+    page.get_by_label("Spoken answer").fill(first)
+    page.get_by_label("Full answer").fill("Bring a lantern; the walk ends in Alder Park.")
+    page.get_by_label("Question variants").fill(question)
+    page.get_by_label("Category").fill("events")
+    page.get_by_label("Department").fill("Culture Office")
+    page.get_by_label("Status").select_option("published")
+    page.get_by_label("Source URL").fill("https://www.portalder.example/events/lanterns")
+    page.get_by_role("button", name="Create article").click()
+    expect(page.get_by_role("status")).to_contain_text("Created")
+    assert_accessible(page)
+    assert bot_says(server, question) == first
+
+    page.get_by_role("link", name="Edit").click()
+    page.get_by_label("Spoken answer").fill(f"Changed: the parade {word} starts at 8 pm.")
+    page.get_by_label("What changed").fill("new time")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("status")).to_contain_text("Saved revision 2")
+    assert "8 pm" in bot_says(server, question)
+
+    page.get_by_role("link", name="Revisions and roll back").click()
+    expect(page.locator("pre.diff")).to_contain_text("8 pm")
+    assert_accessible(page)
+    page.get_by_role("button", name="Roll back to revision 1").click()
+    expect(page.get_by_role("status")).to_contain_text("Rolled back to revision 1")
+    assert bot_says(server, question) == first
+
+    page.get_by_label("A resident's question").fill(question)
+    page.keyboard.press("Enter")
+    expect(page.locator("#preview-result")).to_contain_text(f"Lantern parade {word}")
+    assert_accessible(page)
+
+
+def test_import_with_a_bad_row_applies_nothing(
+    page: Page, server: str, runtime: Runtime, tmp_path: Path
+) -> None:
+    sign_in(page, server, new_account(runtime, "editor"))
+    good, bad = f"ferry-{uuid.uuid4().hex[:6]}", f"ferry-{uuid.uuid4().hex[:6]}"
+    header = "slug,title,short_answer,answer,questions,category,department,source_url\n"
+    row = (
+        '{slug},Ferry times,"The ferry leaves every hour.","{answer}","When is the ferry {slug}?",'
+        "transport,Harbour Office,https://www.portalder.example/ferry\n"
+    )
+    path = tmp_path / "articles.csv"
+    path.write_text(
+        header + row.format(slug=good, answer="Hourly from 6.") + row.format(slug=bad, answer=""),
+        encoding="utf-8",
+    )
+    page.get_by_role("link", name="Import CSV or YAML").click()
+    assert_accessible(page)
+    page.get_by_label("File (.csv, .yml or .yaml)").set_input_files(str(path))
+    page.get_by_role("button", name="Import", exact=True).click()
+    alert = page.get_by_role("alert")
+    expect(alert).to_contain_text("Nothing was imported")
+    expect(alert).to_contain_text("row 3: answer: must not be empty")
+    assert_accessible(page)
+    assert runtime.knowledge.get_by_slug(good) is None
+
+
+def test_agent_changes_a_request_and_answers_a_handoff(
+    page: Page, server: str, runtime: Runtime
+) -> None:
+    reference = file_request(runtime, "web", f"web-{uuid.uuid4().hex}")
+    resident = f"web-{uuid.uuid4().hex}"
+    httpx.post(
+        f"{server}/api/v1/messages",
+        json={"channel": "web", "sender": resident, "text": "I want to talk to a person"},
+        timeout=30,
+    ).raise_for_status()
+    sign_in(page, server, new_account(runtime, "agent"))
+    page.get_by_role("link", name="Requests").click()
+    page.get_by_label("Status").select_option("submitted")
+    page.get_by_role("button", name="Filter").click()
+    assert_accessible(page)
+    page.get_by_role("link", name=reference).click()
+    page.get_by_label("New status").select_option("acknowledged")
+    page.get_by_label("Note for the resident (optional)").fill("The road team has it.")
+    page.get_by_role("button", name="Change status and tell the resident").click()
+    expect(page.get_by_role("status")).to_contain_text("Notice to the resident: sent")
+    expect(page.locator("#notices")).to_contain_text("The road team has it.")
+    expect(page.locator("#request-status")).to_have_text("acknowledged")
+    assert_accessible(page)
+
+    page.get_by_role("link", name="Handoffs").click()
+    assert_accessible(page)
+    page.get_by_role("link", name="Open conversation").last.click()
+    expect(page.locator(".transcript")).to_contain_text("I want to talk to a person")
+    page.get_by_role("button", name="Take this conversation").click()
+    page.get_by_label("Your reply to the resident").fill("Hi, I am Sam. How can I help?")
+    page.get_by_role("button", name="Send reply").click()
+    expect(page.get_by_role("status")).to_contain_text("Reply: sent")
+    expect(page.locator(".transcript")).to_contain_text("Hi, I am Sam. How can I help?")
+    assert_accessible(page)
+    picked = httpx.post(
+        f"{server}/api/v1/notices", json={"channel": "web", "sender": resident}, timeout=30
+    ).json()
+    assert [n["text"] for n in picked] == ["Hi, I am Sam. How can I help?"]
+    page.get_by_role("button", name="Hand back to the bot").click()
+    expect(page.get_by_role("status")).to_contain_text("The bot has the conversation again")
+
+    page.get_by_role("link", name="Dashboard").click()
+    expect(page.locator("svg[role=img]").first).to_be_visible()
+    assert_accessible(page)

@@ -1,0 +1,191 @@
+"""Notices: sent on the channel the resident used, the outcome recorded, nothing sent twice."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+from telegram import Bot
+
+from bot import service_requests
+from bot.runtime import Runtime
+from bot.storage.channel_state import OptOut
+from bot.storage.models import Notice, ServiceRequest
+from channels.outbound import (
+    SmsNoticeSender,
+    TelegramNoticeSender,
+    WebNoticeSender,
+    build_senders,
+    deliver_pending,
+)
+from evaluation.provider_fakes import FakeTelegram, FakeTwilio
+from tests.channels.channel_helpers import (
+    TELEGRAM_TOKEN,
+    TWILIO_FROM,
+    TWILIO_SID,
+    TWILIO_TOKEN,
+    app_for,
+    channel_settings,
+)
+
+
+def notice_for(runtime: Runtime, channel: str, address: str | None) -> int:
+    """A filed request on ``channel`` and the notice its status change creates."""
+    with runtime.db.transaction() as session:
+        request = ServiceRequest(
+            service_code="pothole",
+            description="a deep pothole",
+            channel=channel,
+            reply_address=address,
+            contact_preference="channel",
+        )
+        service_requests.file_request(session, request, actor="test")
+        notice = service_requests.change_status(session, request, "acknowledged", "test")
+        assert notice is not None
+        return notice.id
+
+
+def stored(runtime: Runtime, notice_id: int) -> Notice:
+    with runtime.db.sessions() as session:
+        notice = session.get(Notice, notice_id)
+        assert notice is not None
+        return notice
+
+
+def deliver(runtime: Runtime, senders: dict) -> dict[int, str]:
+    return {o.notice_id: o.status for o in asyncio.run(deliver_pending(runtime, senders))}
+
+
+def test_web_notice_waits_for_the_page_and_is_handed_out_once(runtime: Runtime) -> None:
+    sender = "web-" + uuid.uuid4().hex
+    notice_id = notice_for(runtime, "web", sender)
+    assert deliver(runtime, {"web": WebNoticeSender()})[notice_id] == "sent"
+    client = TestClient(app_for(runtime))
+    assert client.post("/api/v1/notices", json={"sender": "web-" + uuid.uuid4().hex}).json() == []
+    [notice] = client.post("/api/v1/notices", json={"channel": "web", "sender": sender}).json()
+    assert notice["id"] == notice_id and "accepted" in notice["text"]
+    assert client.post("/api/v1/notices", json={"sender": sender}).json() == []
+    assert stored(runtime, notice_id).status == "delivered"
+    assert client.post("/api/v1/notices", json={"sender": "short"}).status_code == 422
+
+
+def test_unconfigured_channel_leaves_the_notice_pending(runtime: Runtime) -> None:
+    notice_id = notice_for(runtime, "telegram", "123456")
+    settings = channel_settings(runtime)  # no Telegram, no Twilio
+    senders = build_senders(settings)
+    assert set(senders) == {"web"}
+    assert notice_id not in deliver(runtime, senders)
+    assert stored(runtime, notice_id).status == "pending"
+
+
+@pytest.fixture(scope="module")
+def bot_api() -> Iterator[FakeTelegram]:
+    with FakeTelegram(TELEGRAM_TOKEN) as fake:
+        yield fake
+
+
+def telegram_sender(bot_api: FakeTelegram) -> TelegramNoticeSender:
+    bot = Bot(TELEGRAM_TOKEN, base_url=f"{bot_api.url}/bot")
+    return TelegramNoticeSender(bot)
+
+
+def test_telegram_notice_is_delivered_by_the_bot_api(
+    runtime: Runtime, bot_api: FakeTelegram
+) -> None:
+    chat = 10**9 + uuid.uuid4().int % 10**9
+    notice_id = notice_for(runtime, "telegram", str(chat))
+    assert deliver(runtime, {"telegram": telegram_sender(bot_api)})[notice_id] == "delivered"
+    [call] = bot_api.sent(chat)
+    assert "accepted by the team" in call.text
+    notice = stored(runtime, notice_id)
+    assert notice.status == "delivered" and notice.sent_at and notice.provider_id
+    assert deliver(runtime, {"telegram": telegram_sender(bot_api)}).get(notice_id) is None
+    assert len(bot_api.sent(chat)) == 1  # never twice
+
+
+def test_blocked_bot_fails_at_once_but_an_outage_is_retried(
+    runtime: Runtime, bot_api: FakeTelegram
+) -> None:
+    blocked = notice_for(runtime, "telegram", "1111111")
+    bot_api.failures["sendMessage"] = (403, "Forbidden: bot was blocked by the user")
+    try:
+        assert deliver(runtime, {"telegram": telegram_sender(bot_api)})[blocked] == "failed"
+        assert "blocked" in (stored(runtime, blocked).error or "")
+        outage = notice_for(runtime, "telegram", "2222222")
+        bot_api.failures["sendMessage"] = (502, "Bad Gateway")
+        assert deliver(runtime, {"telegram": telegram_sender(bot_api)})[outage] == "pending"
+        assert stored(runtime, outage).error
+    finally:
+        bot_api.failures.clear()
+    assert deliver(runtime, {"telegram": telegram_sender(bot_api)})[outage] == "delivered"
+
+
+def test_sms_notice_skips_a_stopped_number_and_records_refusals(runtime: Runtime) -> None:
+    stopped, invalid, fine = "+15550000001", "+15550000002", "+15550000003"
+    with runtime.db.transaction() as session:
+        session.merge(OptOut(channel="sms", address_key=runtime.hasher(stopped), keyword="STOP"))
+    ids = [notice_for(runtime, "sms", number) for number in (stopped, invalid, fine)]
+    with FakeTwilio(TWILIO_SID, TWILIO_TOKEN) as twilio:
+        twilio.refuse(invalid, 400, 21211, "The 'To' number is not a valid phone number.")
+        settings = channel_settings(
+            runtime,
+            twilio_account_sid=TWILIO_SID,
+            twilio_auth_token=TWILIO_TOKEN,
+            twilio_from_number=TWILIO_FROM,
+            twilio_api_url=twilio.url,
+        )
+        outcomes = deliver(runtime, build_senders(settings))
+        assert [outcomes[i] for i in ids] == ["failed", "failed", "sent"]
+        assert [m["To"] for m in twilio.messages] == [fine]
+    assert "opted out" in (stored(runtime, ids[0]).error or "")
+    assert "21211" in (stored(runtime, ids[1]).error or "")
+
+
+def test_wrong_credentials_are_a_refusal(runtime: Runtime) -> None:
+    notice_id = notice_for(runtime, "sms", "+15550000004")
+    with FakeTwilio(TWILIO_SID, "another-token") as twilio:
+        settings = channel_settings(
+            runtime,
+            twilio_account_sid=TWILIO_SID,
+            twilio_auth_token=TWILIO_TOKEN,
+            twilio_from_number=TWILIO_FROM,
+            twilio_api_url=twilio.url,
+        )
+        assert deliver(runtime, {"sms": SmsNoticeSender(settings)})[notice_id] == "failed"
+        assert twilio.messages == []
+
+
+def test_concurrent_rounds_send_each_notice_once(runtime: Runtime, bot_api: FakeTelegram) -> None:
+    chats = [10**9 + uuid.uuid4().int % 10**9 for _ in range(5)]
+    ids = [notice_for(runtime, "telegram", str(chat)) for chat in chats]
+
+    async def two_rounds() -> None:
+        senders = {"telegram": telegram_sender(bot_api)}
+        await asyncio.gather(deliver_pending(runtime, senders), deliver_pending(runtime, senders))
+
+    asyncio.run(two_rounds())
+    assert [len(bot_api.sent(chat)) for chat in chats] == [1] * 5
+    assert {stored(runtime, i).status for i in ids} == {"delivered"}
+
+
+def test_the_app_delivers_in_the_background(runtime: Runtime) -> None:
+    sender = "web-" + uuid.uuid4().hex
+    notice_id = notice_for(runtime, "web", sender)
+    with TestClient(app_for(runtime, notice_interval_seconds=0.1)):
+        deadline = time.monotonic() + 10
+        while stored(runtime, notice_id).status == "pending" and time.monotonic() < deadline:
+            time.sleep(0.05)
+    assert stored(runtime, notice_id).status == "sent"
+
+
+def test_no_updates_wanted_means_no_notice(runtime: Runtime) -> None:
+    with runtime.db.transaction() as session:
+        request = ServiceRequest(
+            service_code="pothole", channel="sms", reply_address=None, contact_preference="none"
+        )
+        service_requests.file_request(session, request, actor="test")
+        assert service_requests.change_status(session, request, "closed", "test") is None

@@ -1,0 +1,63 @@
+"""Rate limits: per sender, per channel, a polite word once, 429 with Retry-After over REST."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi.testclient import TestClient
+
+from bot.runtime import Runtime
+from channels.rate_limit import SLOW_DOWN, RateLimiter
+from tests.channels.channel_helpers import app_for
+
+
+def test_sender_limit_refuses_then_tells_once() -> None:
+    limiter = RateLimiter(per_sender="3/minute", per_channel="100/minute")
+    assert [limiter.hit("sms", "+15551234567").allowed for _ in range(3)] == [True] * 3
+    first, second = limiter.hit("sms", "+15551234567"), limiter.hit("sms", "+15551234567")
+    assert not first.allowed and first.tell and 1 <= first.retry_after <= 60
+    assert not second.allowed and not second.tell
+    assert limiter.hit("sms", "+15557654321").allowed  # another sender is not affected
+    assert limiter.hit("telegram", "+15551234567").allowed  # nor the same id elsewhere
+
+
+def test_channel_limit_covers_every_sender() -> None:
+    limiter = RateLimiter(per_sender="100/minute", per_channel="5/minute")
+    assert all(limiter.hit("telegram", f"chat-{i}").allowed for i in range(5))
+    refused = limiter.hit("telegram", "chat-new")
+    assert not refused.allowed and refused.tell
+    assert limiter.hit("sms", "chat-new").allowed
+
+
+def test_rest_api_answers_429_with_retry_after(runtime: Runtime) -> None:
+    client = TestClient(app_for(runtime, rate_limit_sender="2/minute"))
+    sender = uuid.uuid4().hex
+    for _ in range(2):
+        ok = client.post(
+            "/api/v1/messages", json={"channel": "web", "sender": sender, "text": "hi"}
+        )
+        assert ok.status_code == 200 and ok.json()["intent"] == "greet"
+    refused = client.post(
+        "/api/v1/messages", json={"channel": "web", "sender": sender, "text": "hi"}
+    )
+    assert refused.status_code == 429
+    assert 1 <= int(refused.headers["Retry-After"]) <= 60
+    assert refused.json()["detail"] == SLOW_DOWN
+    other = client.post(
+        "/api/v1/messages", json={"channel": "web", "sender": "x" + sender, "text": "hi"}
+    )
+    assert other.status_code == 200
+
+
+def test_rest_limit_leaves_bad_bodies_to_the_route(runtime: Runtime) -> None:
+    client = TestClient(app_for(runtime, rate_limit_sender="1/minute"))
+    for _ in range(3):  # unreadable bodies are not counted, and still get a clear 422
+        response = client.post(
+            "/api/v1/messages", content=b"{not json", headers={"content-type": "application/json"}
+        )
+        assert response.status_code == 422
+    huge = client.post(
+        "/api/v1/messages", content=b"x" * 2_000_000, headers={"content-type": "application/json"}
+    )
+    assert huge.status_code == 413
+    assert client.get("/healthz").status_code == 200  # other routes are not limited here

@@ -1,0 +1,249 @@
+"""The web chat in headless Chromium: keyboard only, remembered settings, axe-core, escaping."""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import httpx
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from bot import service_requests
+from bot.runtime import Runtime
+from channels.outbound import WebNoticeSender, deliver_pending
+from tests.channels.channel_helpers import app_for, serve
+
+CHROMIUM = Path("/usr/bin/chromium")
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium"),
+]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="module")
+def server(runtime: Runtime) -> Iterator[str]:
+    with serve(app_for(runtime)) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=ARGS
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context()
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    yield page
+    context.close()
+
+
+def tab_to(page: Page, condition: str, *, backwards: bool = False, limit: int = 40) -> None:
+    """Press Tab (or Shift+Tab) until ``condition`` (JS on the focused element) holds."""
+    for _ in range(limit):
+        page.keyboard.press("Shift+Tab" if backwards else "Tab")
+        if page.evaluate(f"(el => Boolean(el && ({condition})))(document.activeElement)"):
+            return
+    raise AssertionError(f"keyboard focus never reached {condition}")
+
+
+def focused_button(title: str) -> str:
+    return f"el.tagName === 'BUTTON' && el.textContent.trim() === {title!r}"
+
+
+def serious(page: Page) -> list[str]:
+    results = Axe().run(page)
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} - {[n['target'] for n in v['nodes']][:3]}"
+        for v in results.response["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+
+
+def test_page_and_assets(server: str) -> None:
+    page = httpx.get(f"{server}/chat")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert "script-src 'self'" in page.headers["content-security-policy"]
+    assert '<html lang="en">' in page.text and "<h1>" in page.text
+    embedded = httpx.get(f"{server}/chat?embed=1")
+    assert "<h1>" not in embedded.text and 'class="embedded"' in embedded.text
+    widget = httpx.get(f"{server}/chat/widget.js")
+    assert widget.status_code == 200 and "javascript" in widget.headers["content-type"]
+    assert httpx.get(f"{server}/chat/../app.py").status_code == 404
+    assert httpx.get(f"{server}/chat/secrets.txt").status_code == 404
+
+
+def test_report_a_problem_by_keyboard_only(page: Page, server: str, runtime: Runtime) -> None:
+    page.goto(f"{server}/chat")
+    tab_to(page, "el.id === 'message'")
+    page.keyboard.type("there is a deep pothole outside 12 Elm Street that burst my tyre")
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("button", name="Message me here")).to_be_visible()
+    expect(page.locator("#message")).to_be_focused()
+    tab_to(page, focused_button("Message me here"), backwards=True)
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("button", name="Yes")).to_be_visible()
+    tab_to(page, focused_button("Yes"), backwards=True)
+    page.keyboard.press("Space")
+    expect(page.locator("#transcript")).to_contain_text("REQ-")
+    reference = re.search(r"REQ-\d{4}-\d{6}", page.locator("#transcript").inner_text())
+    assert reference is not None
+    with runtime.db.sessions() as session:
+        request = service_requests.find(session, reference.group(0))
+        assert request is not None
+        assert (request.service_code, request.street, request.channel) == (
+            "pothole",
+            "Elm Street",
+            "web",
+        )
+    assert page.locator("#messages .message.you").count() == 3
+    assert page.get_by_role("log").count() == 1  # new messages are announced
+
+
+def test_large_text_toggle_is_remembered(page: Page, server: str) -> None:
+    page.goto(f"{server}/chat")
+    size = "parseFloat(getComputedStyle(document.querySelector('#transcript .text')).fontSize)"
+    before = page.evaluate(size)
+    tab_to(page, "el.id === 'large-text'")
+    page.keyboard.press("Enter")
+    expect(page.locator("#large-text")).to_have_attribute("aria-pressed", "true")
+    assert page.evaluate(size) >= before * 1.25
+    page.reload()
+    expect(page.locator("#large-text")).to_have_attribute("aria-pressed", "true")
+    assert page.evaluate(size) >= before * 1.25
+    page.locator("#high-contrast").focus()
+    page.keyboard.press("Space")
+    expect(page.locator("html")).to_have_class(re.compile("high-contrast"))
+    page.locator("#large-text").press("Enter")
+    expect(page.locator("#large-text")).to_have_attribute("aria-pressed", "false")
+    assert page.evaluate(size) == pytest.approx(before)
+
+
+def test_no_serious_accessibility_violations(page: Page, server: str) -> None:
+    page.goto(f"{server}/chat")
+    assert serious(page) == []
+    page.locator("#message").fill("there is a deep pothole outside 12 Elm Street")
+    page.locator("#message").press("Enter")
+    expect(page.locator("#messages .choices button").first).to_be_visible()
+    assert serious(page) == []  # with answers and choices on the page
+    page.locator("#large-text").click()
+    page.locator("#high-contrast").click()
+    assert serious(page) == []
+    page.set_viewport_size({"width": 320, "height": 640})  # reflow on a small phone
+    assert serious(page) == []
+    assert page.evaluate("document.documentElement.scrollWidth") <= 320
+    page.goto(f"{server}/chat?embed=1")
+    assert serious(page) == []
+
+
+def test_answers_are_text_never_markup(page: Page, server: str) -> None:
+    page.goto(f"{server}/chat")
+    hostile = '<img src=x onerror="window.pwned=1"> pothole on Elm Street <b>now</b>'
+    page.locator("#message").fill(hostile)
+    page.locator("#message").press("Enter")
+    expect(page.locator("#messages .message.bot").nth(1)).to_be_visible()
+    assert page.locator("#transcript img, #transcript b").count() == 0
+    assert page.evaluate("window.pwned") is None
+    expect(page.locator("#messages .message.you")).to_contain_text("<img src=x")
+
+
+def test_microphone_only_where_the_browser_listens(page: Page, server: str) -> None:
+    page.goto(f"{server}/chat")
+    supported = page.evaluate("Boolean(window.SpeechRecognition || window.webkitSpeechRecognition)")
+    assert page.locator("#speak").is_visible() == supported
+    page.add_init_script("delete window.SpeechRecognition; delete window.webkitSpeechRecognition;")
+    page.reload()
+    assert not page.locator("#speak").is_visible()
+
+
+def test_empty_message_is_not_sent(page: Page, server: str) -> None:
+    page.goto(f"{server}/chat")
+    page.locator("#message").fill("   ")
+    page.locator("#message").press("Enter")
+    expect(page.locator("#status")).to_contain_text("type a message")
+    assert page.locator("#messages .message").count() == 1
+
+
+def test_notice_appears_on_the_page(page: Page, server: str, runtime: Runtime) -> None:
+    import asyncio
+
+    from bot.storage.models import ServiceRequest
+
+    page.goto(f"{server}/chat")
+    sender = page.evaluate("localStorage.getItem('hotline.sender')")
+    assert sender and sender.startswith("web-")
+    with runtime.db.transaction() as session:
+        request = ServiceRequest(service_code="pothole", channel="web", reply_address=sender)
+        service_requests.file_request(session, request, actor="test")
+        service_requests.change_status(session, request, "in_progress", "test")
+    asyncio.run(deliver_pending(runtime, {"web": WebNoticeSender()}))
+    page.reload()
+    notice = page.locator("#messages .message.notice")
+    expect(notice).to_contain_text("being worked on")
+    expect(notice).to_contain_text("Update from the helpline")
+
+
+@contextmanager
+def host_site(body: str) -> Iterator[str]:
+    """Another site (another origin on loopback) whose page embeds the widget."""
+
+    class NewsPage(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.end_headers()
+            self.wfile.write(body.encode())
+
+        def log_message(self, *_args: object) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), NewsPage)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}/news"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def test_widget_embeds_the_chat_with_one_script_tag(page: Page, server: str) -> None:
+    html = (
+        "<!doctype html><html lang='en'><head><title>City news</title></head><body>"
+        f"<main><h1>City news</h1></main><script src='{server}/chat/widget.js'></script>"
+        "</body></html>"
+    )
+    with host_site(html) as news:
+        page.goto(news)
+        launcher = page.get_by_role("button", name="Chat with the city helpline")
+        expect(launcher).to_have_attribute("aria-expanded", "false")
+        launcher.focus()
+        page.keyboard.press("Enter")
+        expect(launcher).to_have_attribute("aria-expanded", "true")
+        chat = page.frame_locator("iframe[title='City helpline chat']")
+        chat.locator("#message").fill("hello")
+        chat.locator("#message").press("Enter")
+        expect(chat.locator("#messages .message.bot").nth(1)).to_be_visible()
+        chat.locator("#message").press("Escape")
+        expect(launcher).to_have_attribute("aria-expanded", "false")
+        expect(launcher).to_be_focused()
+        assert serious(page) == []

@@ -58,6 +58,7 @@ class TurnContext:
     message: InboundMessage
     now: datetime
     outcome: str | None = None
+    unanswered: str | None = None
     filed_reference: str | None = None
     prefs: dict[str, str] = field(default_factory=dict)
 
@@ -175,6 +176,8 @@ class Assistant:
                     ),
                 ]
             )
+        if ctx.unanswered:
+            self.answerer.record_unanswered(ctx.unanswered, reply.language, message.channel)
         return reply
 
     def _conversation(
@@ -224,7 +227,7 @@ class Assistant:
         state.awaiting = None
         if form is not None:
             return self._continue_form(ctx, u, form)
-        if u.intent in ("report_problem", "service"):
+        if u.intent in ("report_problem", "service", "share_location"):
             state.form = ReportForm()
             problem = self.report.fill(state.form, u, first=True)
             ctx.outcome = "form"
@@ -288,12 +291,13 @@ class Assistant:
                 return [self._file(ctx, form)]
             if u.intent == "deny" and not u.has_any(*SLOT_ENTITIES) and u.location is None:
                 return [self.report.what_to_change()]
+        question = (u.text or "").rstrip().endswith("?")
         digression = (
             u.intent in ("ask_question", "check_status")
             and u.confidence >= DIGRESSION_CONFIDENCE
-            and not u.has_any(*SLOT_ENTITIES)
+            and (question or not u.has_any(*SLOT_ENTITIES))
             and u.location is None
-            and (form.asking != "description" or (u.text or "").rstrip().endswith("?"))
+            and (form.asking != "description" or question)
         )
         if digression:
             if u.intent == "check_status":
@@ -453,6 +457,8 @@ class Assistant:
             if not hits or hits[0].score < self.answerer.thresholds.answer:
                 ctx.outcome = "out_of_scope"
                 return [OutboundMessage(text=replies.OUT_OF_SCOPE, choices=MENU)]
-        answer = self.answerer.answer(u, language, ctx.message.channel)
+        answer = self.answerer.answer(u, language)
         ctx.outcome = answer.outcome
+        if answer.outcome == "unanswered":
+            ctx.unanswered = u.text
         return answer.messages

@@ -61,8 +61,12 @@ def _fingerprint(engine: str, paths: list[Path]) -> str:
 
 
 def prepare_nlu(
-    settings: Settings, embedder: Embedder, extractor: EntityExtractor, data: TrainingData,
-    *, force: bool = False,
+    settings: Settings,
+    embedder: Embedder,
+    extractor: EntityExtractor,
+    data: TrainingData,
+    *,
+    force: bool = False,
 ) -> NLUEngine:
     """Load the trained model if it matches the training data, else train and save it."""
     engine = build_engine(settings.nlu_engine, embedder, extractor, rasa_url=settings.rasa_url)
@@ -80,9 +84,7 @@ def prepare_nlu(
     return engine
 
 
-def build_runtime(
-    settings: Settings, *, clock: Callable[[], datetime] | None = None
-) -> Runtime:
+def build_runtime(settings: Settings, *, clock: Callable[[], datetime] | None = None) -> Runtime:
     """Everything the server needs; on an empty data dir it seeds the demo and trains first."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -99,9 +101,12 @@ def build_runtime(
     data = load_training_data(*training_files(settings))
     extractor = EntityExtractor(data, city, catalogue.codes)
     nlu = prepare_nlu(settings, embedder, extractor, data)
-    hasher = Hasher(load_or_create_secret(
-        settings.secret_key.get_secret_value() if settings.secret_key else None, settings.data_dir
-    ))
+    hasher = Hasher(
+        load_or_create_secret(
+            settings.secret_key.get_secret_value() if settings.secret_key else None,
+            settings.data_dir,
+        )
+    )
     options = {"clock": clock} if clock else {}
     assistant = Assistant(
         db=db,
@@ -115,5 +120,6 @@ def build_runtime(
         languages=(settings.default_language,),
         **options,
     )
-    return Runtime(settings, db, embedder, knowledge, search, nlu, city, catalogue, hasher,
-                   assistant)
+    return Runtime(
+        settings, db, embedder, knowledge, search, nlu, city, catalogue, hasher, assistant
+    )

@@ -13,12 +13,14 @@ import yaml
 
 from bot.contract import InboundMessage, Reply
 from bot.settings import Settings
+from channels import dispatch_cli
 
 app = typer.Typer(help="City hotline assistant.", no_args_is_help=True)
 kb_app = typer.Typer(help="Import and export knowledge articles.", no_args_is_help=True)
 app.add_typer(kb_app, name="kb")
 staff_app = typer.Typer(help="Staff console accounts.", no_args_is_help=True)
 app.add_typer(staff_app, name="staff")
+dispatch_cli.register(app)  # hotline dispatch, hotline outbox list|retry
 
 
 def _logging() -> None:

@@ -14,8 +14,8 @@ Keywords, as carriers require (whole message only, any case, surrounding punctua
 
 CANCEL is also the assistant's in-dialogue cancel word. Carriers (and Twilio's own opt-out
 handling, which blocks the number on its side) treat a bare CANCEL as an opt-out, so we do
-too: only a message that is exactly the keyword opts out; "cancel my report", "cancel the
-report" or "stop the report" reach the assistant and cancel the report. The opt-out
+too: only a message that is exactly the keyword opts out; "cancel the report", "never
+mind" or "stop the report" reach the assistant and cancel the report. The opt-out
 confirmation for CANCEL says how to get back and cancel just the report.
 
 A reply longer than two segments (GSM-7: 153 septets a segment when concatenated, extension
@@ -68,7 +68,7 @@ STOPPED = (
     "Reply START to get messages again."
 )
 STOPPED_CANCEL = (
-    f"{STOPPED} If you only wanted to stop a report, reply START, then 'cancel my report'."
+    f"{STOPPED} If you only wanted to stop a report, reply START, then 'cancel the report'."
 )
 STARTED = (
     f"Welcome back to the {CITY} city helpline. Send your question, or reply HELP for help. "

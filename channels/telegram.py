@@ -19,6 +19,7 @@ import logging
 import re
 import threading
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -311,7 +312,9 @@ class TelegramChannel:
         if not await self._allowed(update):
             return
         audio, heard = b"", ""
-        if voice.duration <= MAX_VOICE_SECONDS and (voice.file_size or 0) <= MAX_VOICE_BYTES:
+        duration = voice.duration  # an int, a timedelta in a later PTB
+        seconds = duration.total_seconds() if isinstance(duration, timedelta) else duration
+        if seconds <= MAX_VOICE_SECONDS and (voice.file_size or 0) <= MAX_VOICE_BYTES:
             try:
                 file = await voice.get_file()
                 audio = bytes(await file.download_as_bytearray())

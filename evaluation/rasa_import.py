@@ -232,11 +232,11 @@ def _collect(project: Path, report: ImportReport) -> tuple[list[Any], dict[str, 
             report.skip(str(path.relative_to(project)), "not a Rasa data file")
             continue
         nlu += raw.get("nlu") or []
-        for kind in ("stories", "rules"):
+        for kind, singular in (("stories", "story"), ("rules", "rule")):
             for story in raw.get(kind) or []:
-                label = story.get("story") or story.get("rule") if isinstance(story, dict) else "?"
+                label = story.get(singular) if isinstance(story, dict) else None
                 report.skip(
-                    f"{kind[:-1]} {label!r} ({path.relative_to(project)})",
+                    f"{singular} {label!r} ({path.relative_to(project)})",
                     "training dialogue: our dialogue policy is code, not learned from stories",
                 )
     if not nlu:
@@ -283,6 +283,7 @@ def import_project(
         "responses": len(responses),
         "articles": len(articles),
         "conversations": 0,
+        **report.counts,
     }
     for path in test_files:
         _convert_tests(path, project, out, action_map or {}, report)

@@ -58,16 +58,19 @@ def load_questions(files: list[Path], slugs: set[str]) -> list[tuple[str, str]]:
     return pairs
 
 
-def build_index(articles_dir: Path, embedder: Embedder) -> tuple[KnowledgeIndex, set[str]]:
+def published_articles(articles_dir: Path) -> list[ArticleView]:
     now = datetime.now(UTC)
-    articles = [
+    return [
         ArticleView(id=number, revision=1, updated_at=now, author="eval", **data.model_dump())
         for number, data in enumerate(load_demo_articles(articles_dir), start=1)
         if data.status == "published"
     ]
+
+
+def build_index(articles: list[ArticleView], embedder: Embedder) -> KnowledgeIndex:
     index = KnowledgeIndex()
     index.build(articles, embedder, version=1)
-    return index, {a.slug for a in articles}
+    return index
 
 
 def ask(index: KnowledgeIndex, embedder: Embedder, pairs: list[tuple[str, str]]) -> list[Asked]:
@@ -141,10 +144,12 @@ def run(
     articles_dir: Path = DEMO_DIR,
     embedder: Embedder | None = None,
 ) -> dict[str, Any]:
-    embedder = embedder or load_embedder()
-    index, slugs = build_index(articles_dir, embedder)
+    articles = published_articles(articles_dir)
+    slugs = {a.slug for a in articles}
     files = questions or sorted(DATA.glob("kb_paraphrases_*.yml"))
-    asked = ask(index, embedder, load_questions(files, slugs))
+    pairs = load_questions(files, slugs)
+    embedder = embedder or load_embedder()
+    asked = ask(build_index(articles, embedder), embedder, pairs)
     overall = quality(asked)
     per_article = {
         slug: quality([a for a in asked if a.slug == slug])

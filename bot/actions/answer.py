@@ -49,7 +49,7 @@ class Answerer:
             return []
         return self.search.search(u.text, u.vector, language=language, k=5)
 
-    def answer(self, u: Understanding, language: str, channel: str) -> Answer:
+    def answer(self, u: Understanding, language: str) -> Answer:
         t = self.thresholds
         hits = self.hits(u, language)
         top = hits[0] if hits else None
@@ -67,8 +67,6 @@ class Answerer:
             return Answer(
                 [OutboundMessage(text=replies.DID_YOU_MEAN, choices=choices)], "suggested"
             )
-        if u.text:
-            self.service.record_unanswered(u.text, language, channel)
         return Answer(
             [
                 OutboundMessage(
@@ -81,6 +79,10 @@ class Answerer:
             ],
             "unanswered",
         )
+
+    def record_unanswered(self, text: str, language: str, channel: str) -> None:
+        """For staff to turn into articles; called after the turn commits (SQLite has one writer)."""
+        self.service.record_unanswered(text, language, channel)
 
     def article_message(self, article_id: int, detailed: bool = False) -> OutboundMessage:
         article: ArticleView | None = self.service.get(article_id)

@@ -38,12 +38,13 @@ def payload(intent: str, argument: str | None = None) -> str:
 
 
 def parse_payload(text: str) -> tuple[str, str | None] | None:
-    if not text.startswith(PAYLOAD_PREFIX) or " " in text.strip():
+    """``/intent`` or ``/intent:argument`` (the argument may hold spaces: a street name)."""
+    if not text.startswith(PAYLOAD_PREFIX):
         return None
     intent, _, argument = text[1:].partition(":")
-    if not intent.replace("_", "").isalnum():
+    if not intent.replace("_", "").isalnum() or not intent.isascii():
         return None
-    return intent, argument or None
+    return intent, argument.strip() or None
 
 
 def _chosen(text: str, choices: list[Choice]) -> Choice | None:
@@ -72,7 +73,9 @@ class Interpreter:
                 return self.parse(message.dtmf, message.location)
         text = message.text
         if not text:
-            return Understanding(None, 0.0, location=message.location)
+            if message.location is not None:
+                return Understanding("share_location", 1.0, location=message.location)
+            return Understanding(None, 0.0)
         picked = _chosen(text, choices)
         if picked:
             return self._from_payload(picked.payload, message)

@@ -1,7 +1,9 @@
 """Default engine: sentence embeddings and a logistic-regression classifier, trained in seconds.
 
 Out-of-scope is both a trained intent and a confidence floor; the floor and the regularisation
-are chosen on a stratified held-out split of the training data, never guessed.
+are chosen on a stratified held-out split of the training data, never guessed. A message that is
+all but identical to a training example takes that example's intent: short control phrases
+("report a problem") must never lose to the classifier's smoothing.
 """
 
 from __future__ import annotations
@@ -21,15 +23,16 @@ from bot.nlu.entities import EntityExtractor
 from bot.nlu.training_data import TrainingData
 from knowledge.embedder import Embedder
 
-FORMAT_VERSION = 1
-C_GRID = (1.0, 4.0, 16.0, 64.0)
+FORMAT_VERSION = 2
+C_GRID = (4.0, 16.0, 64.0)
+EXAMPLE_MATCH = 0.95  # cosine to a training example that counts as the same message
 THRESHOLDS = np.round(np.arange(0.0, 0.71, 0.02), 2)
 HELDOUT = 0.2
 SEED = 13
 
 
 def _classifier(c: float) -> LogisticRegression:
-    return LogisticRegression(C=c, max_iter=3000, class_weight="balanced")
+    return LogisticRegression(C=c, max_iter=3000)
 
 
 def apply_threshold(proba: np.ndarray, classes: np.ndarray, threshold: float) -> np.ndarray:
@@ -46,6 +49,8 @@ class EmbeddingEngine:
         self.extractor = extractor
         self.classifier: LogisticRegression | None = None
         self.threshold = 0.0
+        self.examples = np.zeros((0, 0), dtype=np.float32)
+        self.example_intents = np.array([], dtype=object)
 
     def train(self, data: TrainingData) -> TrainReport:
         started = time.perf_counter()
@@ -67,6 +72,7 @@ class EmbeddingEngine:
         assert best is not None
         _f1, accuracy, c, self.threshold = best
         self.classifier = _classifier(c).fit(vectors, labels)
+        self.examples, self.example_intents = vectors.astype(np.float32), labels
         return TrainReport(time.perf_counter() - started, len(texts), self.threshold, accuracy)
 
     def save(self, directory: Path) -> None:
@@ -74,6 +80,11 @@ class EmbeddingEngine:
             raise RuntimeError("train or load the engine before saving it")
         directory.mkdir(parents=True, exist_ok=True)
         joblib.dump(self.classifier, directory / "classifier.joblib")
+        np.savez(
+            directory / "examples.npz",
+            vectors=self.examples,
+            intents=self.example_intents.astype(str),
+        )
         (directory / "engine.json").write_text(
             json.dumps(
                 {
@@ -92,6 +103,8 @@ class EmbeddingEngine:
                 f"{FORMAT_VERSION}; retrain with `hotline train`"
             )
         self.classifier = joblib.load(directory / "classifier.joblib")
+        with np.load(directory / "examples.npz") as saved:
+            self.examples, self.example_intents = saved["vectors"], saved["intents"]
         self.threshold = float(meta["threshold"])
 
     def parse(self, text: str, vector: np.ndarray | None = None) -> ParseResult:
@@ -104,6 +117,11 @@ class EmbeddingEngine:
         classes = self.classifier.classes_
         ranking = [(str(classes[i]), float(proba[i])) for i in order]
         intent, confidence = ranking[0]
-        if confidence < self.threshold:
+        similarity = self.examples @ vector
+        nearest = int(similarity.argmax())
+        if similarity[nearest] >= EXAMPLE_MATCH:
+            intent = str(self.example_intents[nearest])
+            confidence = max(float(proba[list(classes).index(intent)]), float(similarity[nearest]))
+        elif confidence < self.threshold:
             intent = OUT_OF_SCOPE
         return ParseResult(text, intent, confidence, ranking, self.extractor.extract(text))

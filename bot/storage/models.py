@@ -171,6 +171,7 @@ class Notice(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
+
 from bot.backoffice import models as _backoffice_models  # noqa: E402, F401
 from bot.staff import models as _staff_models  # noqa: E402, F401
 from bot.storage import channel_state as _channel_state  # noqa: E402, F401

@@ -112,6 +112,24 @@ def update_article(
     return saved
 
 
+class Rollback(BaseModel):
+    revision: int
+
+
+@router.post("/articles/{article_id:int}/rollback", response_model=ArticleView)
+def rollback(
+    rt: RuntimeDep, staff: ApiKnowledgeWriter, article_id: int, body: Rollback
+) -> ArticleView:
+    try:
+        saved = rt.knowledge.rollback(article_id, body.revision, staff.name)
+    except ArticleNotFound as exc:
+        raise HTTPException(404, str(exc)) from exc
+    except SlugTaken as exc:
+        raise HTTPException(409, str(exc)) from exc
+    refresh_now(rt.search)
+    return saved
+
+
 @router.post("/articles/{article_id:int}/{action}", response_model=ArticleView)
 def change_article(
     rt: RuntimeDep,
@@ -144,24 +162,6 @@ def diff(
         return {"diff": rt.knowledge.diff(article_id, a, b)}
     except ArticleNotFound as exc:
         raise HTTPException(404, str(exc)) from exc
-
-
-class Rollback(BaseModel):
-    revision: int
-
-
-@router.post("/articles/{article_id:int}/rollback", response_model=ArticleView)
-def rollback(
-    rt: RuntimeDep, staff: ApiKnowledgeWriter, article_id: int, body: Rollback
-) -> ArticleView:
-    try:
-        saved = rt.knowledge.rollback(article_id, body.revision, staff.name)
-    except ArticleNotFound as exc:
-        raise HTTPException(404, str(exc)) from exc
-    except SlugTaken as exc:
-        raise HTTPException(409, str(exc)) from exc
-    refresh_now(rt.search)
-    return saved
 
 
 @router.get("/export")

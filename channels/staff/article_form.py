@@ -106,6 +106,8 @@ def check(runtime: Runtime, form: ArticleForm, article_id: int | None = None) ->
         for item in error.errors():
             name = str(item["loc"][0]) if item["loc"] else "questions"
             errors.setdefault(name, []).append(_plain(item["msg"], item["type"]))
+        if not form.slug.strip() and "title" in errors:
+            errors.pop("slug", None)  # made from the title: the title's message says it all
         return Checked(None, errors)
     result = Checked(data)
     if not form.save_anyway:

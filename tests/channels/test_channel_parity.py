@@ -66,7 +66,9 @@ def test_the_same_file_files_the_same_request_on_every_channel(
         )
         with runtime.db.sessions() as session:
             request = service_requests.find(session, reference)
-            assert request is not None and request.channel == ("web" if name == "rest" else name)
+            assert request is not None and request.channel == (
+                PARITY.channel if name == "rest" else name
+            )
             filed[name] = (request.service_code, request.street, request.district, request.status)
     assert len(set(filed.values())) == 1, filed
     assert filed["sms"] == ("pothole", "Elm Street", "Old Town", "submitted")

@@ -278,7 +278,7 @@ def test_every_opt_out_keyword_opts_out(client: TestClient, word: str) -> None:
     text = said(post(client, sender, word))
     assert "no more messages" in text
     if word == "cancel":
-        assert "cancel my report" in text
+        assert "cancel the report" in text
     assert said(post(client, sender, "hi")) == ""
     assert "Welcome back" in said(post(client, sender, "unstop"))
 
@@ -299,7 +299,7 @@ def test_help_says_who_we_are_and_how_to_stop(client: TestClient) -> None:
 def test_cancel_in_a_sentence_cancels_the_report_not_the_messages(client: TestClient) -> None:
     sender = phone()
     post(client, sender, "there is a deep pothole outside 12 Elm Street that burst my tyre")
-    text = said(post(client, sender, "cancel my report"))
+    text = said(post(client, sender, "cancel the report"))
     assert "cancelled" in text.lower()
     assert said(post(client, sender, "hello"))  # still subscribed
 

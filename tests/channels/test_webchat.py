@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -24,6 +25,7 @@ pytestmark = [
     pytest.mark.browser,
     pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium"),
 ]
+expect.set_options(timeout=15_000)
 ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -142,7 +144,9 @@ def test_large_text_toggle_is_remembered(page: Page, server: str) -> None:
 def test_no_serious_accessibility_violations(page: Page, server: str) -> None:
     page.goto(f"{server}/chat")
     assert serious(page) == []
-    page.locator("#message").fill("there is a deep pothole outside 12 Elm Street")
+    page.locator("#message").fill(
+        "there is a deep pothole outside 12 Elm Street that burst my tyre"
+    )
     page.locator("#message").press("Enter")
     expect(page.locator("#messages .choices button").first).to_be_visible()
     assert serious(page) == []  # with answers and choices on the page
@@ -196,7 +200,8 @@ def test_notice_appears_on_the_page(page: Page, server: str, runtime: Runtime) -
         request = ServiceRequest(service_code="pothole", channel="web", reply_address=sender)
         service_requests.file_request(session, request, actor="test")
         service_requests.change_status(session, request, "in_progress", "test")
-    asyncio.run(deliver_pending(runtime, {"web": WebNoticeSender()}))
+    with ThreadPoolExecutor(1) as pool:  # Playwright's sync API owns this thread's loop
+        pool.submit(asyncio.run, deliver_pending(runtime, {"web": WebNoticeSender()})).result()
     page.reload()
     notice = page.locator("#messages .message.notice")
     expect(notice).to_contain_text("being worked on")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol
@@ -9,7 +10,7 @@ from typing import Protocol
 from voice.audio import frames, resample, silence
 
 # Callers can say these at any prompt ("repeat", "slower", "operator" work at any point),
-# so the grammar helpers include them unless told not to.
+# so every grammar accepts them unless built with other commands.
 COMMANDS = ("operator", "repeat", "slower")
 DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 
@@ -22,35 +23,47 @@ PAD_MS = 300
 class Grammar:
     """A restricted vocabulary: the recogniser may only answer with these phrases.
 
-    ``sequence`` lets phrases follow one another (a reference number read digit by
-    digit); otherwise one phrase is expected.
+    ``count`` phrases are expected in a row (``None``: one or more). A known count
+    matters: a reference read digit by digit is recognised far better as "exactly six
+    digits" than as "some digits". ``commands`` may be said alone instead, at any prompt.
     """
 
     phrases: tuple[str, ...]
-    sequence: bool = False
+    count: int | None = 1
+    commands: tuple[str, ...] = COMMANDS
 
     def __post_init__(self) -> None:
-        cleaned = tuple(dict.fromkeys(" ".join(p.lower().split()) for p in self.phrases))
-        if not cleaned or "" in cleaned:
-            raise ValueError("a grammar needs at least one non-empty phrase")
-        object.__setattr__(self, "phrases", cleaned)
+        object.__setattr__(self, "phrases", _cleaned(self.phrases))
+        object.__setattr__(self, "commands", _cleaned(self.commands))
+        if not self.phrases or "" in self.phrases + self.commands:
+            raise ValueError("a grammar needs at least one phrase, and no empty one")
+        if self.count is not None and self.count < 1:
+            raise ValueError(f"a grammar expects at least one phrase, not {self.count}")
 
     @property
     def words(self) -> tuple[str, ...]:
         """Every distinct word the grammar can produce."""
-        return tuple(dict.fromkeys(word for phrase in self.phrases for word in phrase.split()))
+        phrases = self.phrases + self.commands
+        return tuple(dict.fromkeys(word for phrase in phrases for word in phrase.split()))
 
     @classmethod
-    def yes_no(cls, commands: bool = True) -> Grammar:
-        return cls(("yes", "no", *(COMMANDS if commands else ())))
+    def yes_no(cls) -> Grammar:
+        return cls(("yes", "no"))
 
     @classmethod
-    def digits(cls, commands: bool = True) -> Grammar:
-        return cls((*DIGIT_WORDS, "oh", *(COMMANDS if commands else ())), sequence=True)
+    def digits(cls, length: int | None = None) -> Grammar:
+        """Digits read one by one; give ``length`` when the number of digits is known."""
+        return cls((*DIGIT_WORDS, "oh"), count=length)
 
     @classmethod
-    def menu(cls, options: Iterable[str], commands: bool = True) -> Grammar:
-        return cls((*options, *(COMMANDS if commands else ())))
+    def menu(cls, options: Iterable[str]) -> Grammar:
+        return cls(tuple(options))
+
+
+def _cleaned(phrases: Iterable[str]) -> tuple[str, ...]:
+    """Lower case, no punctuation: recognisers output bare words ("Report a problem.")."""
+    bare = (re.sub(r"[^\w' ]+", " ", phrase.lower()) for phrase in phrases)
+    return tuple(dict.fromkeys(" ".join(phrase.split()) for phrase in bare))
 
 
 @dataclass(frozen=True)

@@ -74,10 +74,15 @@ def build_domain_model(texts: Iterable[str], out_dir: Path) -> DomainModel:
 
 
 def jsgf(grammar: Grammar) -> str:
-    """The JSGF text of a grammar: one phrase, or a sequence of them."""
-    alternatives = " | ".join(" ".join(words(phrase)) for phrase in grammar.phrases)
-    repeat = "+" if grammar.sequence else ""
-    return f"#JSGF V1.0;\ngrammar hotline;\npublic <utterance> = ( {alternatives} ){repeat};\n"
+    """The JSGF text of a grammar: ``count`` phrases in a row, or one command alone."""
+    phrases = " | ".join(" ".join(words(phrase)) for phrase in grammar.phrases)
+    sequence = "<phrase>+" if grammar.count is None else " ".join(["<phrase>"] * grammar.count)
+    alternatives = [sequence, *(" ".join(words(command)) for command in grammar.commands)]
+    return (
+        "#JSGF V1.0;\ngrammar hotline;\n"
+        f"<phrase> = {phrases};\n"
+        f"public <utterance> = {' | '.join(alternatives)};\n"
+    )
 
 
 @dataclass
@@ -136,7 +141,7 @@ class PocketsphinxRecognizer:
         name = "g" + hashlib.sha1(text.encode()).hexdigest()[:16]
         if name not in slot.searches:
             decoder = slot.decoder
-            for word in dict.fromkeys(words(" ".join(grammar.phrases))):
+            for word in words(" ".join(grammar.words)):
                 if decoder.lookup_word(word) is None:
                     decoder.add_word(word, " ".join(pronunciations(word)[0]), True)
             decoder.add_jsgf_string(name, text)
@@ -177,10 +182,8 @@ class PocketsphinxStream:
         if self._final is None:
             self._decoder.end_utt()
             hypothesis = self._decoder.hyp()
-            if hypothesis is None or not hypothesis.hypstr:
-                self._final = Result("", final=True)
-            else:
-                # The posterior probability of the best path, 0..1.
-                self._final = Result(hypothesis.hypstr, final=True, confidence=hypothesis.prob)
+            # No confidence: pocketsphinx's path posterior was near-uniform over grammar
+            # choices whatever was said, so it would mislead more than inform.
+            self._final = Result(hypothesis.hypstr if hypothesis else "", final=True)
             self._release()
         return self._final

@@ -18,7 +18,11 @@ log = logging.getLogger(__name__)
 
 
 class VoskRecognizer:
-    """Recognizer on a vosk (Kaldi) model folder such as ``vosk-model-small-en-us-0.15``."""
+    """Recognizer on a vosk (Kaldi) model folder such as ``vosk-model-small-en-us-0.15``.
+
+    ``model`` is the loaded ``vosk.Model``, shared by every stream (it is read-only
+    once loaded), so a model of hundreds of MB is loaded once per process.
+    """
 
     name = "vosk"
 
@@ -31,7 +35,7 @@ class VoskRecognizer:
             )
         vosk.SetLogLevel(-1)  # Kaldi logs every loaded component to stderr otherwise
         try:
-            self._model = vosk.Model(model_path=str(model_path))
+            self.model = vosk.Model(model_path=str(model_path))
         except Exception as error:  # vosk raises a bare Exception with no detail
             raise VoiceConfigError(
                 f"HOTLINE_VOSK_MODEL: vosk could not load the model in {model_path}"
@@ -41,9 +45,9 @@ class VoskRecognizer:
 
     def stream(self, grammar: Grammar | None = None) -> VoskStream:
         if grammar is None:
-            recognizer = vosk.KaldiRecognizer(self._model, self.sample_rate)
+            recognizer = vosk.KaldiRecognizer(self.model, self.sample_rate)
         else:
-            recognizer = vosk.KaldiRecognizer(self._model, self.sample_rate, self._json(grammar))
+            recognizer = vosk.KaldiRecognizer(self.model, self.sample_rate, self._json(grammar))
         recognizer.SetWords(True)  # per-word confidences, for Result.confidence
         return VoskStream(recognizer)
 
@@ -51,15 +55,16 @@ class VoskRecognizer:
         """The grammar as vosk takes it, keeping only phrases the model can say.
 
         vosk drops unknown words one by one, which can turn "report a pothole" into
-        "report a"; whole phrases are dropped instead, and reported once. vosk may
-        string phrases together whatever ``grammar.sequence`` says.
+        "report a"; whole phrases are dropped instead, and reported once. vosk strings
+        phrases together as it likes: ``grammar.count`` is not enforced.
         """
         if grammar not in self._grammars:
-            known = [p for p in grammar.phrases if all(self._knows(w) for w in p.split())]
+            phrases = grammar.phrases + grammar.commands
+            known = [p for p in phrases if all(self._knows(w) for w in p.split())]
             if not known:
-                raise VoiceConfigError(f"no phrase of {grammar.phrases} is in the vosk model")
-            if len(known) < len(grammar.phrases):
-                missing = sorted(set(grammar.phrases) - set(known))
+                raise VoiceConfigError(f"no phrase of {phrases} is in the vosk model")
+            if len(known) < len(phrases):
+                missing = sorted(set(phrases) - set(known))
                 log.warning("vosk model cannot say %s; left out of the grammar", missing)
             extra = [UNKNOWN] if self._knows(UNKNOWN) else []
             # ensure_ascii=False: vosk reads \uXXXX escapes literally, not as characters.
@@ -67,7 +72,7 @@ class VoskRecognizer:
         return self._grammars[grammar]
 
     def _knows(self, word: str) -> bool:
-        return self._model.vosk_model_find_word(word) >= 0
+        return self.model.vosk_model_find_word(word) >= 0
 
 
 class VoskStream:

@@ -12,20 +12,33 @@ from bot.runtime import Runtime
 from bot.storage.models import Conversation, Handoff, ServiceRequest, Turn
 from knowledge.models import UnansweredQuestion
 
+# Topics no demo article covers and far apart in meaning, one per test, so that articles the
+# tests create never answer each other's questions.
+TOPICS = {
+    "glowworms": ("Glowworm walk", "When is the glowworm walk?", "Where can I see glowworms?"),
+    "chess": ("Chess club", "Is there a chess club for seniors?", "Where can I play chess?"),
+    "rowing": ("Rowing boats", "Can I hire a rowing boat?", "How much is a rowing boat?"),
+    "choir": ("Community choir", "How do I join the city choir?", "When does the choir sing?"),
+    "skating": ("Ice rink", "When does the ice rink open?", "Can I rent skates at the rink?"),
+    "pottery": ("Pottery classes", "Are there pottery classes?", "Where can I learn pottery?"),
+    "beehives": ("Beehives", "Do I need a permit for a beehive?", "Can I keep bees?"),
+}
 
-def article_fields(**overrides: Any) -> dict[str, Any]:
-    """A valid article about a made-up topic that no demo article covers."""
-    word = uuid.uuid4().hex[:6]
+
+def article_fields(topic: str, **overrides: Any) -> dict[str, Any]:
+    """A valid article (as the console form posts it) on one of TOPICS."""
+    title, first, second = TOPICS[topic]
+    tag = uuid.uuid4().hex[:6]
     fields = {
-        "slug": f"glowworm-{word}",
-        "title": f"Glowworm festival {word}",
-        "short_answer": f"The glowworm festival {word} is on the first Friday of June.",
-        "answer": "The glowworm festival is a free evening walk in Alder Park with the rangers.",
-        "questions": f"When is the glowworm festival {word}?\nWhere can I see glowworms {word}?",
-        "category": "parks",
-        "department": "Parks Department",
+        "slug": f"{topic}-{tag}",
+        "title": f"{title} {tag}",
+        "short_answer": f"{title}: ask at the Civic Centre front desk ({tag}).",
+        "answer": f"{title}. The Civic Centre front desk has the details and the forms.",
+        "questions": f"{first}\n{second}",
+        "category": "leisure",
+        "department": "Culture Office",
         "language": "en",
-        "source_url": "https://www.portalder.example/parks/glowworms",
+        "source_url": "https://www.portalder.example/leisure",
         "status": "published",
     }
     fields.update(overrides)

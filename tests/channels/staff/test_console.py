@@ -38,7 +38,7 @@ def test_create_publish_retire_restore_is_answered_at_once(
     console: Callable[[str], Console], runtime: Runtime
 ) -> None:
     editor = console("editor")
-    fields = article_fields(status="draft")
+    fields = article_fields("glowworms", status="draft")
     article_id = created_id(editor.post("/staff/knowledge/new", fields))
     question = fields["questions"].splitlines()[0]
     assert "glowworm" not in ask(editor.client, question)["messages"][0]["text"]  # a draft
@@ -64,6 +64,7 @@ def test_create_publish_retire_restore_is_answered_at_once(
 def test_validation_messages(console: Callable[[str], Console]) -> None:
     editor = console("editor")
     bad = article_fields(
+        "chess",
         answer="   ",
         short_answer=" ".join(["word"] * 61),
         questions="When are bins collected here?\nwhen are  BINS collected here?",
@@ -81,22 +82,29 @@ def test_validation_messages(console: Callable[[str], Console]) -> None:
     assert "word word word" in page  # what was typed comes back, nothing lost
 
 
-def test_question_that_lands_on_another_article(console: Callable[[str], Console]) -> None:
+def test_question_that_lands_on_another_article(
+    console: Callable[[str], Console], runtime: Runtime
+) -> None:
     editor = console("editor")
-    fields = article_fields(questions="What is the emergency number?")
+    fields = article_fields(
+        "pottery", questions="Are there pottery classes?\nI smell gas in my kitchen"
+    )
     response = editor.post("/staff/knowledge/new", fields)
     assert response.status_code == 422
     assert "already lands on the article" in response.text
-    assert "Emergency numbers" in response.text
-    saved = editor.post("/staff/knowledge/new", {**fields, "save_anyway": "yes"})
-    assert saved.status_code == 303
+    assert "If you smell gas" in response.text  # names the article it lands on
+    assert "Are there pottery classes" not in re.sub(
+        r"<textarea.*?</textarea>", "", response.text, flags=re.S
+    )
+    article_id = created_id(editor.post("/staff/knowledge/new", {**fields, "save_anyway": "yes"}))
+    editor.post(f"/staff/knowledge/{article_id}/retire")  # leave the gas article alone
 
 
 def test_edit_revisions_diff_and_rollback(
     console: Callable[[str], Console], runtime: Runtime
 ) -> None:
     editor = console("editor")
-    fields = article_fields()
+    fields = article_fields("choir")
     article_id = created_id(editor.post("/staff/knowledge/new", fields))
     changed = {
         **fields,
@@ -211,45 +219,33 @@ def test_unanswered_groups_into_variants_and_articles(
         f"Is there rowing boat hire at Lake Alder {word}?",
     ]
     other = f"How do I register a beehive in my garden {word}?"
-    for text in [*asked, other]:
-        runtime.knowledge.record_unanswered(text, "en", "web")
+    rowing = {runtime.knowledge.record_unanswered(text, "en", "web") for text in asked}
+    bee = runtime.knowledge.record_unanswered(other, "en", "web")
     editor = console("editor")
     page = editor.get("/staff/unanswered").text
-    groups = re.findall(r'name="ids" value="([\d,]+)"', page)
-    ids = {text: re.search(rf"“{re.escape(text)}”", page) for text in asked}
-    assert any(ids.values())
-    mine = [g for g in groups if len(g.split(",")) == 3]
-    assert mine, "the three rowing-boat questions form one group"
-    fields = article_fields()
+    groups = [
+        {int(i) for i in ids.split(",")} for ids in re.findall(r'name="ids" value="([\d,]+)"', page)
+    ]
+    assert rowing in groups, "the three rowing-boat questions form one group"
+    assert {bee} in groups, "the beehive question is a group of its own"
+    assert "asked 3 times" in page
+
+    fields = article_fields("rowing")
     target = created_id(editor.post("/staff/knowledge/new", fields))
-    response = editor.post("/staff/unanswered/attach", {"ids": mine[0], "article_id": target})
-    assert response.status_code == 303
+    ids = ",".join(map(str, rowing))
+    response = editor.post("/staff/unanswered/attach", {"ids": ids, "article_id": target})
+    assert response.status_code == 303  # one click from the list
     article = runtime.knowledge.get(target)
     assert len(article.questions) == 5 and asked[0] in article.questions
     assert asked[0] not in editor.get("/staff/unanswered").text
     assert ask(editor.client, asked[1])["messages"][0]["text"] == fields["short_answer"]
 
-    bee = [
-        g
-        for g in re.findall(
-            r"/staff/knowledge/new\?from=([\d,]+)", editor.get("/staff/unanswered").text
-        )
-    ]
-    prefilled = None
-    for ids_text in bee:
-        form = editor.get(f"/staff/knowledge/new?from={ids_text}").text
-        if "beehive" in form:
-            prefilled = (ids_text, form)
-    assert prefilled, "the beehive question can become an article"
-    assert f"How do I register a beehive in my garden {word}?" in prefilled[1]
-    new = article_fields(
-        title=f"Beehives {word}",
-        questions=other,
-        unanswered=prefilled[0],
-        slug=f"beehives-{word}",
-    )
-    created_id(editor.post("/staff/knowledge/new", new))
+    form = editor.get(f"/staff/knowledge/new?from={bee}").text  # click 1: prefilled
+    assert other in form and f'name="unanswered" value="{bee}"' in form
+    new = article_fields("beehives", questions=other, unanswered=str(bee))
+    created_id(editor.post("/staff/knowledge/new", new))  # click 2: saved
     assert other not in editor.get("/staff/unanswered").text
+    assert ask(editor.client, other)["messages"][0]["text"] == new["short_answer"]
 
 
 def test_what_would_the_bot_say_changes_nothing(
@@ -350,7 +346,7 @@ def test_api_tokens_from_the_console(console: Callable[[str], Console], app) -> 
 
 def test_staff_api_knowledge_and_preview(api: Callable[[str], TestClient]) -> None:
     editor = api("editor")
-    fields = article_fields()
+    fields = article_fields("skating")
     article = {**fields, "questions": fields["questions"].splitlines()}
     clash = {**article, "questions": ["What is the emergency number?"]}
     refused = editor.post("/api/v1/staff/articles", json={"article": clash})
@@ -358,13 +354,10 @@ def test_staff_api_knowledge_and_preview(api: Callable[[str], TestClient]) -> No
     created = editor.post("/api/v1/staff/articles", json={"article": article})
     assert created.status_code == 201
     article_id = created.json()["id"]
-    assert editor.post(f"/api/v1/staff/articles/{article_id}/retire").json()["status"] == "archived"
-    assert (
-        editor.post(f"/api/v1/staff/articles/{article_id}/rollback", json={"revision": 1}).json()[
-            "status"
-        ]
-        == "published"
-    )
+    url = f"/api/v1/staff/articles/{article_id}"
+    assert editor.post(f"{url}/retire").json()["status"] == "archived"
+    assert editor.post(f"{url}/rollback", json={"revision": 1}).json()["status"] == "published"
+    assert editor.post(f"{url}/teleport").status_code == 422
     said = editor.post("/api/v1/staff/preview", json={"text": article["questions"][0]}).json()
     assert said["hits"][0]["article_id"] == article_id
     assert said["reply"]["messages"][0]["text"] == article["short_answer"]
@@ -381,5 +374,4 @@ def test_dashboard_charts(console: Callable[[str], Console], runtime: Runtime) -
     assert "Conversations per day and channel" in page and "Top intents" in page
     assert "Requests by status" in page and "Containment" in page
     assert re.search(r"<text[^>]*>ask_question</text>", page)
-    assert "Top unanswered questions" not in page  # agents do not curate knowledge
-    assert "Top unanswered questions" in console("editor").get("/staff").text
+    assert "Top unanswered questions" in page

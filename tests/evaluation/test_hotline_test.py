@@ -1,0 +1,143 @@
+"""`hotline test` end to end: the real assistant in process and over REST, reports on disk."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from xml.etree import ElementTree as ET
+
+import pytest
+from fastapi.testclient import TestClient
+from rich.console import Console
+from typer.testing import CliRunner
+
+from bot.runtime import Runtime
+from channels.app import create_app
+from channels.cli import app as cli
+from evaluation import suite_run
+from evaluation.conversations import InProcessTarget, MovableClock, load_suite
+from evaluation.targets import RestTarget
+from tests.conftest import ROOT
+
+SUITE = ROOT / "tests" / "conversations"
+
+
+def _console() -> Console:
+    return Console(record=True, width=140)
+
+
+def test_the_suite_passes_and_writes_junit_and_html(
+    runtime: Runtime, clock: MovableClock, tmp_path: Path
+) -> None:
+    console = _console()
+    junit, html = tmp_path / "junit.xml", tmp_path / "report.html"
+    code = suite_run.run(
+        [SUITE],
+        junit=junit,
+        html=html,
+        workers=2,
+        console=console,
+        target=InProcessTarget(runtime, clock),
+    )
+    root = ET.parse(junit).getroot()
+    cases = list(root.iter("testcase"))
+    assert len(cases) == len(load_suite(SUITE))
+    failures = {
+        c.get("name"): c.findtext("failure") for c in cases if c.find("failure") is not None
+    }
+    assert sum(int(s.get("failures", "0")) for s in root.iter("testsuite")) == len(failures)
+    assert "<html" in html.read_text()
+    assert (code == 0) == (not failures)
+    assert code == 0, "\n\n".join(f"{name}:\n{text}" for name, text in failures.items())
+
+
+def test_a_wrong_expectation_fails_with_the_turn_shown(
+    runtime: Runtime, clock: MovableClock, tmp_path: Path
+) -> None:
+    suite = tmp_path / "wrong.yml"
+    suite.write_text(
+        "conversations:\n"
+        "  - name: wrong on purpose\n"
+        "    steps:\n"
+        "      - user: hello\n"
+        "        expect: {intent: greet}\n"
+        "      - user: thanks a lot\n"
+        "        expect: {intent: report_problem, text_contains: 'no such words'}\n"
+    )
+    console = _console()
+    junit, html = tmp_path / "junit.xml", tmp_path / "report.html"
+    code = suite_run.run(
+        [suite], junit=junit, html=html, console=console, target=InProcessTarget(runtime, clock)
+    )
+    assert code == suite_run.EXIT_FAILED
+    terminal = console.export_text()
+    assert "FAILED wrong:wrong on purpose" in terminal
+    assert "step 2: sent 'thanks a lot'" in terminal
+    assert "intent: expected report_problem, got thank" in terminal
+    assert "0 passed, 1 failed, 0 skipped" in terminal
+    failure = ET.parse(junit).getroot().find(".//failure")
+    assert failure is not None and "step 2: sent 'thanks a lot'" in (failure.text or "")
+    page = html.read_text()
+    assert "Failing turn: step 2" in page
+    assert "text does not contain &#39;no such words&#39;" in page
+    # side by side: the expectation on the left, what the reply showed on the right
+    expected, got = page.split("<th>expected</th><th>got</th>")[1].split("</td>")[:2]
+    assert "intent: report_problem" in expected and "intent: thank" in got
+
+
+def test_over_rest_unobservable_fields_and_clock_are_reported(
+    runtime: Runtime, tmp_path: Path
+) -> None:
+    suite = tmp_path / "rest.yml"
+    suite.write_text(
+        "conversations:\n"
+        "  - name: file over REST\n"
+        "    steps:\n"
+        "      - user: the street light on Oak Avenue has been dark for three nights\n"
+        "      - user: '1'\n"
+        "      - user: 'yes'\n"
+        "        expect: {filed: {service_code: streetlight, district: Eastfield,\n"
+        "                         street: Oak Avenue}, save: {ref: filed_reference}}\n"
+        "      - user: what is the status of ${ref}\n"
+        "        expect: {intent: check_status, text_contains: '${ref}'}\n"
+        "  - name: needs the clock\n"
+        "    steps:\n"
+        "      - user: report a pothole\n"
+        "      - advance: 45m\n"
+        "      - user: 'yes'\n"
+    )
+    client = TestClient(create_app(runtime=runtime))
+    console = _console()
+    junit = tmp_path / "junit.xml"
+    code = suite_run.run(
+        [suite],
+        junit=junit,
+        console=console,
+        target=RestTarget("http://testserver", client=client),
+    )
+    terminal = console.export_text()
+    assert code == 0, terminal
+    assert "1 passed, 0 failed, 1 skipped" in terminal
+    assert "cannot be moved" in terminal
+    cases = {c.get("name"): c for c in ET.parse(junit).getroot().iter("testcase")}
+    assert "filed street (not public over REST)" in (
+        cases["file over REST"].findtext("system-out") or ""
+    )
+    assert cases["needs the clock"].find("skipped") is not None
+
+
+def test_rest_target_reports_http_errors(runtime: Runtime) -> None:
+    client = TestClient(create_app(runtime=runtime))
+    target = RestTarget("http://testserver", client=client)
+    with pytest.raises(RuntimeError, match="HTTP 413"):
+        target.send({"channel": "web", "sender": "x", "text": "a" * 100_000})
+    assert target.filed("REQ-1999-000000") is None
+
+
+def test_cli_refuses_unusable_input(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yml"
+    bad.write_text("conversations: [{name: x, steps: [{user: a, expect: {intnet: greet}}]}]")
+    result = CliRunner().invoke(cli, ["test", str(bad)])
+    assert result.exit_code == 2
+    assert "unknown expectation ['intnet']" in result.output
+    result = CliRunner().invoke(cli, ["test", str(tmp_path / "missing")])
+    assert result.exit_code == 2 and "no such file" in result.output

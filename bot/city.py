@@ -7,6 +7,7 @@ forgive one typo; a map pin is matched to the nearest street segment, not the ne
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from dataclasses import dataclass, field
@@ -75,6 +76,28 @@ def normalise(text: str) -> str:
     """Lower case, no punctuation, abbreviations spelt out: 'Elm St.' -> 'elm street'."""
     words = _WORD.findall(text.lower())
     return " ".join(SUFFIXES.get(w, ORDINALS.get(w, w)) for w in words)
+
+
+def street_word(word: str) -> str | None:
+    """'street' for 'street', 'St' or a one-slip spelling ('stret', 'raod'); else None."""
+    word = word.lower()
+    full = SUFFIXES.get(word, word)
+    if full in STREET_WORDS:
+        return full
+    if len(word) < 4:
+        return None
+    near = [w for w in STREET_WORDS if len(w) >= 4 and OSA.distance(word, w, score_cutoff=1) <= 1]
+    return near[0] if len(near) == 1 else None
+
+
+def _fix_street_word(key: str) -> str:
+    """The last word of a street text with its street word spelt right: 'elm stret'."""
+    words = key.split()
+    if len(words) > 1 and words[-1] not in STREET_WORDS:
+        fixed = street_word(words[-1])
+        if fixed:
+            return " ".join([*words[:-1], fixed])
+    return key
 
 
 def strip_house_number(text: str) -> str:
@@ -248,10 +271,14 @@ class City:
         if exact:
             return exact
         padded = f" {key} "
-        for name in sorted(self._streets_by_name, key=len, reverse=True):
-            if f" {name} " in padded:
-                return self._streets_by_name[name]
-        return self._fuzzy_street(key.split())
+        mentioned = [
+            (padded.find(f" {name} "), -len(name), name)
+            for name in self._streets_by_name
+            if f" {name} " in padded
+        ]
+        if mentioned:  # the first street named, and the longest name there
+            return self._streets_by_name[min(mentioned)[2]]
+        return self._fuzzy_street(_fix_street_word(key).split())
 
     def _fuzzy_street(self, words: list[str]) -> Street | None:
         """One edit (OSA: a transposition counts as one) within any window of the text."""
@@ -316,7 +343,7 @@ class City:
         best: tuple[float, Street] | None = None
         for street in self.streets:
             points = street.points
-            pairs = zip(points, points[1:], strict=False) if len(points) > 1 else [(points[0],) * 2]
+            pairs = itertools.pairwise(points) if len(points) > 1 else [(points[0],) * 2]
             for a, b in pairs:
                 d = _segment_metres(lat, lon, a, b, coslat)
                 if best is None or d < best[0]:

@@ -56,11 +56,19 @@ class Settings(BaseSettings):
     dispatch_base_delay: float = 5.0
     dispatch_max_delay: float = 3600.0
     dispatch_lease: float = 60.0
+    dispatch_concurrency: int = 4  # deliveries in flight per dispatcher
     status_poll_interval: float = 300.0
 
     vosk_model: Path | None = None
     asr_engine: str = "pocketsphinx"
     tts_rate: int = 140
+    # Phone line (channels/voice_twilio.py): "gather" (Twilio's <Gather> recognition, our
+    # synthesized prompts) or "stream" (Media Streams: our recognition and synthesis).
+    voice_mode: str = "gather"
+    tts_voice: str = "gmw/en-us"  # espeak-ng voice; its default is British
+    voice_operator_number: str | None = None  # "operator" transfers here; unset: staff call back
+    voice_end_silence_ms: int = 500  # quiet that ends a caller's turn (Media Streams)
+    voice_no_input_ms: int = 7000  # silence after a prompt before it is asked again
 
     @cached_property
     def db_url(self) -> str:

@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from bot.backoffice import config as backoffice
 from bot.runtime import Runtime, build_runtime
 from bot.settings import Settings
-from channels import api, open311, residents, staff
+from channels import api, backoffice_webhook, open311, residents, staff
 from channels.deps import NotReady
 
 log = logging.getLogger(__name__)
@@ -59,6 +59,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
 
     app.include_router(api.router)
     app.include_router(open311.router)  # Open311 GeoReport v2 at /open311/v2
+    app.include_router(backoffice_webhook.router)  # status pushed by a webhook back office
     residents.install(app)  # Telegram, SMS, web chat, notices, rate limits
     staff.install(app)  # staff console /staff and staff API /api/v1/staff
     return app

@@ -13,7 +13,7 @@ import yaml
 
 from bot.contract import InboundMessage, Reply
 from bot.settings import Settings
-from channels import dispatch_cli
+from channels import call_console, dispatch_cli
 
 app = typer.Typer(help="City hotline assistant.", no_args_is_help=True)
 kb_app = typer.Typer(help="Import and export knowledge articles.", no_args_is_help=True)
@@ -21,6 +21,7 @@ app.add_typer(kb_app, name="kb")
 staff_app = typer.Typer(help="Staff console accounts.", no_args_is_help=True)
 app.add_typer(staff_app, name="staff")
 dispatch_cli.register(app)  # hotline dispatch, hotline outbox list|retry
+call_console.register(app)  # hotline call FILE.wav ...: the phone line without a phone
 
 
 def _logging() -> None:
@@ -261,7 +262,13 @@ def evaluate_nlu(
     """K-fold cross-validation: per-intent P/R/F1, confusion matrix, out-of-scope threshold."""
     from evaluation import nlu_eval
 
-    summary = nlu_eval.run(data or None, folds=folds, out=out, target_oos_recall=target_oos_recall)
+    try:
+        summary = nlu_eval.run(
+            data or None, folds=folds, out=out, target_oos_recall=target_oos_recall
+        )
+    except (ValueError, OSError) as exc:
+        typer.echo(f"cannot evaluate: {exc}", err=True)
+        raise typer.Exit(2) from exc
     typer.echo(nlu_eval.describe(summary))
     typer.echo(f"report: {out / 'index.html'}")
 
@@ -275,7 +282,11 @@ def evaluate_retrieval(
     """Hit@1, hit@3 and MRR of knowledge search on the labelled paraphrase sets."""
     from evaluation import retrieval_eval
 
-    summary = retrieval_eval.run(out=out)
+    try:
+        summary = retrieval_eval.run(out=out)
+    except (ValueError, OSError) as exc:
+        typer.echo(f"cannot evaluate: {exc}", err=True)
+        raise typer.Exit(2) from exc
     typer.echo(retrieval_eval.describe(summary))
     typer.echo(f"report: {out / 'index.html'}")
 

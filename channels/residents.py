@@ -1,4 +1,4 @@
-"""The residents' channels on the app: Telegram, SMS, web chat, notices and rate limits.
+"""The residents' channels on the app: Telegram, SMS, phone, web chat, notices, rate limits.
 
 ``install(app)`` is the one call ``create_app`` makes: it mounts the routes, the REST rate
 limit, and (for as long as the app runs) the loop that delivers pending notices.
@@ -14,7 +14,7 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, FastAPI
 
 from bot.settings import Settings
-from channels import outbound, sms, telegram, webchat
+from channels import outbound, sms, telegram, voice_twilio, webchat
 from channels.rate_limit import RateLimiter, RestRateLimit
 
 
@@ -37,7 +37,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 
 router = APIRouter(lifespan=lifespan)
-for module in (telegram, sms, webchat, outbound):
+for module in (telegram, sms, voice_twilio, webchat, outbound):
     router.include_router(module.router)
 
 

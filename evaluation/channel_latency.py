@@ -22,6 +22,7 @@ from collections.abc import Callable
 
 import httpx
 
+from channels.sms import HELP, OPT_OUT, keyword
 from evaluation.latency import TURNS, report
 from evaluation.provider_fakes import (
     FakeTelegram,
@@ -105,6 +106,8 @@ def main() -> None:
                 client.post("/webhooks/telegram", json=update, headers=headers).raise_for_status()
 
             def sms(who: int, text: str) -> None:
+                if keyword(text) in OPT_OUT | HELP:  # a bare CANCEL would opt the number out
+                    text = f"{text} please"
                 form = twilio_sms_form(f"+1555{who + 2:07d}", text, sid)
                 url = f"http://127.0.0.1:{port}/webhooks/twilio/sms"
                 headers = {"X-Twilio-Signature": twilio_signature(auth, url, form)}

@@ -22,6 +22,7 @@ from xml.etree import ElementTree
 import httpx
 
 from bot.contract import Choice, OutboundMessage, Reply, Source
+from channels import sms
 from evaluation.conversations import Target, Unsupported
 from evaluation.provider_fakes import (
     FakeTelegram,
@@ -36,8 +37,8 @@ from evaluation.targets import RestTarget
 FILED = re.compile(r"reference number is (REQ-\d{4}-\d{6})")
 _LINK = re.compile(r'<a href="([^"]*)">(.*?)</a>', re.S)
 _TAG = re.compile(r"<[^>]+>")
-MORE_HINT = "Reply MORE for the rest."
 _CHOICE_LINE = re.compile(r"^(\d+)\. (.+)$")
+_SOURCE_LINE = re.compile(r"^More: (https?://\S+)$", re.M)
 
 
 def _filed_reference(text: str) -> str | None:
@@ -155,10 +156,13 @@ class SmsTarget(_OverHttp):
     def send(self, message: dict[str, Any]) -> Reply:
         if message.get("dtmf") or message.get("location"):
             raise Unsupported("SMS carries text only (no dtmf, no location pin)")
+        body = str(message.get("text", ""))
+        if sms.keyword(body) in sms.OPT_OUT:
+            raise Unsupported(f"over SMS a bare {body.strip()!r} opts the number out (carriers)")
         phone = self.phone(str(message["sender"]))
-        parts = [self.text(phone, str(message.get("text", "")))]
-        while parts[-1].endswith(MORE_HINT) and len(parts) < 20:
-            parts[-1] = parts[-1].removesuffix(MORE_HINT).rstrip()
+        parts = [self.text(phone, body)]
+        while parts[-1].endswith(sms.MORE_HINT) and len(parts) < 20:
+            parts[-1] = parts[-1].removesuffix(sms.MORE_HINT).rstrip()
             parts.append(self.text(phone, "MORE"))
         text = " ".join(parts)
         choices = [
@@ -166,8 +170,10 @@ class SmsTarget(_OverHttp):
             for line in text.splitlines()
             if (m := _CHOICE_LINE.match(line.strip()))
         ]
+        link = _SOURCE_LINE.search(text)
+        source = Source(title=link.group(1), url=link.group(1)) if link else None
         return Reply(
-            messages=[OutboundMessage(text=text, choices=choices)] if text else [],
+            messages=[OutboundMessage(text=text, choices=choices, source=source)] if text else [],
             filed_reference=_filed_reference(text),
         )
 

@@ -454,6 +454,13 @@ class InProcessTarget:
         self.runtime = runtime
         self.clock = clock
 
+    @property
+    def max_workers(self) -> int | None:
+        """SQLite has one write lock, which a turn may hold from its first write to its
+        commit: under load, parallel turns wait out the busy timeout and fail. PostgreSQL
+        locks rows, so there conversations run in parallel."""
+        return 1 if self.runtime.db.is_sqlite else None
+
     def send(self, message: dict[str, Any]) -> Reply:
         from bot.contract import InboundMessage
 

@@ -133,6 +133,12 @@ def cross_validate(
 
     if folds < 2:
         raise ValueError("cross-validation needs at least 2 folds")
+    if engine_name == "rasa":
+        raise ValueError(
+            "the rasa engine is trained by Rasa, not here: cross-validate it with "
+            "`rasa test nlu --cross-validation`, or compare with evaluation/rasa_side_by_side"
+        )
+    load_training_data(*paths)  # malformed data: our loader's message, with file and line
     examples, extra = read_nlu(paths)
     parts = folds_of(examples, folds)
     scored = {e for part in parts for e in part}

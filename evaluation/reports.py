@@ -54,7 +54,7 @@ def print_summary(results: list[ConversationResult], console: Console) -> None:
     for result in results:
         if result.status == "failed":
             console.print(f"[bold red]FAILED[/] {result.conversation.key}")
-            console.print(failure_text(result), markup=False, highlight=False)
+            console.print(failure_text(result), markup=False, highlight=False, soft_wrap=True)
     table = Table(title="conversation tests", show_lines=False)
     for column in ("file", "passed", "failed", "skipped", "seconds"):
         table.add_column(column, justify="left" if column == "file" else "right")

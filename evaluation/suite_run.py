@@ -72,16 +72,24 @@ def run(
     try:
         conversations = load_suite(*paths, action_map=rasa_stories.load_action_map(action_map))
     except (SuiteError, OSError) as exc:
-        console.print(f"[red]cannot run:[/] {exc}", highlight=False)
+        console.print(f"[red]cannot run:[/] {exc}", highlight=False, soft_wrap=True)
         return EXIT_UNUSABLE
     if target is None:
         try:
             target, label = choose_target(url, channel, Settings(), in_place)
         except Unsupported as exc:
-            console.print(f"[red]cannot run:[/] {exc}", highlight=False)
+            console.print(f"[red]cannot run:[/] {exc}", highlight=False, soft_wrap=True)
             return EXIT_UNUSABLE
     else:
         label = getattr(target, "name", "custom target")
+    limit = getattr(target, "max_workers", None)
+    if limit and workers > limit and len(conversations) > 1:
+        console.print(
+            f"playing {limit} conversation at a time: the assistant's database is SQLite, "
+            "which takes one writer at a time (PostgreSQL or --url runs them in parallel)",
+            soft_wrap=True,
+        )
+        workers = limit
     results = play(conversations, target, workers=max(1, workers), console=console)
     reports.print_summary(results, console)
     if junit:

@@ -8,6 +8,7 @@ unchecked rather than passed.
 
 from __future__ import annotations
 
+import atexit
 import shutil
 import sqlite3
 import tempfile
@@ -54,12 +55,13 @@ class RestTarget:
 
 
 def scratch_copy(data_dir: Path) -> Path:
-    """A throwaway copy of a data dir, so test conversations file nothing real.
+    """A throwaway copy of a data dir (removed at exit), so test conversations file nothing real.
 
     The trained model and index come along (no retraining); the SQLite database is copied
     with SQLite's backup API, safe while a server is writing to it.
     """
     scratch = Path(tempfile.mkdtemp(prefix="hotline-test-"))
+    atexit.register(shutil.rmtree, scratch, ignore_errors=True)
     if not data_dir.exists():
         return scratch
     shutil.copytree(data_dir, scratch, dirs_exist_ok=True, ignore=shutil.ignore_patterns("*.db*"))

@@ -9,6 +9,8 @@ import io
 import os
 import tempfile
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pyttsx3
@@ -19,13 +21,16 @@ from voice.errors import VoiceConfigError
 # espeak-ng is a single process-wide instance behind every pyttsx3 engine and is not
 # re-entrant, so one lock serialises all synthesis in the process.
 _ESPEAK_LOCK = threading.Lock()
+RENDER_TIMEOUT_S = 30.0
 
 
 @functools.cache
 def _engine() -> pyttsx3.Engine:
     """The process's one pyttsx3 engine, kept alive: espeak-ng calls back into its driver,
     and a collected engine turns those callbacks into errors. Use under the lock only."""
-    return pyttsx3.init("espeak")
+    engine = pyttsx3.init("espeak")
+    engine.runAndWait()  # a new engine is "busy" and would hold property changes back
+    return engine
 
 
 @functools.cache
@@ -84,6 +89,11 @@ class Synthesizer:
         """A WAV file of the speech, for voice notes and HTTP responses."""
         return wav_bytes(*self.synthesize(text, rate))
 
+    def cache_path(self, text: str, rate: int | None = None) -> Path | None:
+        """Where :meth:`synthesize` keeps ``text``'s speech (to serve it by URL); no cache: None."""
+        rate = self.rate if rate is None else _checked_rate(rate)
+        return self._cache_path(" ".join(text.split()), rate)
+
     def _cache_path(self, text: str, rate: int) -> Path | None:
         if self.cache_dir is None:
             return None
@@ -96,15 +106,33 @@ class Synthesizer:
         engine = _engine()
         engine.setProperty("voice", self.voice)
         engine.setProperty("rate", rate)
-        with tempfile.TemporaryDirectory(prefix="hotline-tts-") as tmp:
-            out = Path(tmp) / "speech.wav"
-            engine.save_to_file(text, str(out))
-            # pyttsx3's espeak driver prints "Audio saved to ..." for every file.
-            with contextlib.redirect_stdout(io.StringIO()):
-                engine.runAndWait()
-            if not out.exists():
-                raise RuntimeError(f"espeak-ng produced no audio for {text!r}")
-            return read_wav(out)
+        # espeak-ng queues a rate change while it finishes the last utterance, and
+        # runAndWait cancels whatever espeak has queued (restoring the old rate): so
+        # start only once the new rate is in force.
+        _wait_for(lambda: engine.getProperty("rate") == rate, "take the new rate")
+        done = threading.Event()
+        token = engine.connect("finished-utterance", lambda **_: done.set())
+        try:
+            with tempfile.TemporaryDirectory(prefix="hotline-tts-") as tmp:
+                out = Path(tmp) / "speech.wav"
+                engine.save_to_file(text, str(out))
+                # The espeak driver prints "Audio saved to ..." for every file.
+                with contextlib.redirect_stdout(io.StringIO()):
+                    engine.runAndWait()
+                    # espeak-ng synthesizes on its own thread and runAndWait can return
+                    # before it is done; the file is complete once the utterance ends.
+                    _wait_for(done.is_set, f"finish speaking {text!r}")
+                return read_wav(out)
+        finally:
+            engine.disconnect(token)
+
+
+def _wait_for(condition: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + RENDER_TIMEOUT_S
+    while not condition():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"espeak-ng did not {what} in {RENDER_TIMEOUT_S:.0f} s")
+        time.sleep(0.001)
 
 
 def _checked_rate(rate: int) -> int:

@@ -81,7 +81,7 @@ class Answerer:
         )
 
     def record_unanswered(self, text: str, language: str, channel: str) -> None:
-        """For staff to turn into articles; called after the turn commits (SQLite has one writer)."""
+        """For staff to turn into articles; called after the turn commits (one SQLite writer)."""
         self.service.record_unanswered(text, language, channel)
 
     def article_message(self, article_id: int, detailed: bool = False) -> OutboundMessage:

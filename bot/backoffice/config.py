@@ -82,6 +82,7 @@ def build_dispatcher(settings: Settings, db: Database, connector: Connector) -> 
             settings.dispatch_max_delay,
         ),
         lease_seconds=lease_seconds,
+        concurrency=settings.dispatch_concurrency,
     )
 
 

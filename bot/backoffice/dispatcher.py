@@ -18,6 +18,7 @@ import socket
 import threading
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -64,6 +65,7 @@ class Dispatcher:
         policy: RetryPolicy | None = None,
         lease_seconds: float = 60.0,
         batch: int = 20,
+        concurrency: int = 1,
         name: str | None = None,
         clock: Callable[[], datetime] = utcnow,
         rng: Callable[[], float] = random.random,
@@ -73,6 +75,7 @@ class Dispatcher:
         self.policy = policy or RetryPolicy()
         self.lease_seconds = lease_seconds
         self.batch = batch
+        self.concurrency = max(1, concurrency)  # rows of one batch delivered side by side
         self.name = name or worker_name()
         self.clock = clock
         self.rng = rng
@@ -84,12 +87,28 @@ class Dispatcher:
             self.db, LEASE_NAME, self.name, self.lease_seconds, self.clock()
         ):
             return 0
-        ids = self._claim()
-        for row_id in ids:
-            self._deliver(row_id)
-        return len(ids)
+        claimed = self._claim()
+        # A delivery is at most two calls of at most the timeout, and the lease is at least
+        # three timeouts (config.build_dispatcher): a row started within the first third of
+        # its claim is still ours when it ends; later ones renew their claim first.
+        fresh_until = self.clock() + timedelta(seconds=self.lease_seconds / 3)
 
-    def _claim(self) -> list[int]:
+        def one(claim: tuple[OutboxMessage, ServiceRequest | None]) -> None:
+            row, request = claim
+            if self.clock() <= fresh_until:
+                self._send(row, request)
+            else:
+                self._deliver(row.id)
+
+        if self.concurrency > 1 and len(claimed) > 1:
+            with ThreadPoolExecutor(self.concurrency, thread_name_prefix="deliver") as pool:
+                list(pool.map(one, claimed))
+        else:
+            for claim in claimed:
+                one(claim)
+        return len(claimed)
+
+    def _claim(self) -> list[tuple[OutboxMessage, ServiceRequest | None]]:
         now = self.clock()
         with self.db.transaction() as session:
             rows = list(
@@ -111,10 +130,17 @@ class Dispatcher:
             for row in rows:
                 row.claimed_by = self.name
                 row.claimed_until = now + timedelta(seconds=self.lease_seconds)
-            return [row.id for row in rows]
+            wanted = [row.request_id for row in rows if row.request_id]
+            requests = {
+                r.id: r
+                for r in session.scalars(
+                    select(ServiceRequest).where(ServiceRequest.id.in_(wanted))
+                )
+            }
+            return [(row, requests.get(row.request_id or 0)) for row in rows]
 
-    def _renew(self, row_id: int) -> tuple[OutboxMessage, ServiceRequest | None] | None:
-        """Extend our claim just before delivering; None if it lapsed and was taken."""
+    def _deliver(self, row_id: int) -> None:
+        """Renew our claim on the row, then deliver it; nothing if the claim was taken."""
         with self.db.transaction() as session:
             renewed = session.execute(
                 update(OutboxMessage)
@@ -125,19 +151,16 @@ class Dispatcher:
                 )
                 .values(claimed_until=self.clock() + timedelta(seconds=self.lease_seconds))
             ).rowcount
-            if not renewed:
-                return None
-            row = session.get(OutboxMessage, row_id)
-            assert row is not None
-            request = session.get(ServiceRequest, row.request_id) if row.request_id else None
-            return row, request
-
-    def _deliver(self, row_id: int) -> None:
-        claimed = self._renew(row_id)
-        if claimed is None:
+            row = session.get(OutboxMessage, row_id) if renewed else None
+            request = (
+                session.get(ServiceRequest, row.request_id) if row and row.request_id else None
+            )
+        if row is None:
             log.info("outbox %s: claim lapsed, left to its new holder", row_id)
             return
-        row, request = claimed
+        self._send(row, request)
+
+    def _send(self, row: OutboxMessage, request: ServiceRequest | None) -> None:
         external_id: str | None = None
         error: DeliveryError | None = None
         try:
@@ -147,11 +170,44 @@ class Dispatcher:
         except DeliveryError as exc:
             error = exc
         except Exception as exc:  # a connector bug must not kill the loop or lose the row
-            log.exception("outbox %s: connector failed unexpectedly", row_id)
+            log.exception("outbox %s: connector failed unexpectedly", row.id)
             error = DeliveryError(f"unexpected {type(exc).__name__}")
-        self._settle(row_id, external_id, error)
+        if error is None:
+            self._delivered(row, external_id)
+        else:
+            self._failed(row.id, error)
 
-    def _settle(self, row_id: int, external_id: str | None, error: DeliveryError | None) -> None:
+    def _delivered(self, row: OutboxMessage, external_id: str | None) -> None:
+        with self.db.transaction() as session:
+            settled = session.execute(
+                update(OutboxMessage)
+                .where(
+                    OutboxMessage.id == row.id,
+                    OutboxMessage.claimed_by == self.name,
+                    OutboxMessage.status == "pending",
+                )
+                .values(
+                    status="delivered",
+                    delivered_at=self.clock(),
+                    delivered_to=self.connector.name,
+                    last_error=None,
+                    attempts=OutboxMessage.attempts + 1,
+                    claimed_by=None,
+                    claimed_until=None,
+                )
+            ).rowcount
+            if not settled:
+                log.warning("outbox %s: settled elsewhere while we delivered", row.id)
+                return
+            if external_id and row.request_id:
+                session.execute(
+                    update(ServiceRequest)
+                    .where(ServiceRequest.id == row.request_id)
+                    .values(external_id=external_id[:120])
+                )
+        log.info("outbox %s delivered to %s", row.id, self.connector.name)
+
+    def _failed(self, row_id: int, error: DeliveryError) -> None:
         now = self.clock()
         with self.db.transaction() as session:
             row = session.scalar(
@@ -164,16 +220,6 @@ class Dispatcher:
                 return
             row.attempts += 1
             row.claimed_by = row.claimed_until = None
-            if error is None:
-                row.status = "delivered"
-                row.delivered_at = now
-                row.delivered_to = self.connector.name
-                row.last_error = None
-                request = session.get(ServiceRequest, row.request_id)
-                if request is not None and external_id:
-                    request.external_id = external_id[:120]
-                log.info("outbox %s delivered to %s", row_id, self.connector.name)
-                return
             row.last_error = str(error)[:MAX_ERROR_CHARS]
             if isinstance(error, AwaitingToken):
                 row.external_token = error.token[:200]

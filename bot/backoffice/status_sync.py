@@ -60,6 +60,35 @@ def apply_changes(db: Database, connector_name: str, changes: Iterable[StatusCha
     return changed
 
 
+def apply_pushed(
+    db: Database, connector_name: str, reference: str, status: str, note: str | None
+) -> bool | None:
+    """A status a back office pushed for one of our references (webhook back offices).
+
+    None if no request with that reference was delivered to this back office.
+    """
+    if status not in service_requests.STATUSES:
+        raise service_requests.UnknownStatus(f"unknown status {status!r}")
+    with db.transaction() as session:
+        request = session.scalar(
+            select(ServiceRequest)
+            .join(OutboxMessage, OutboxMessage.request_id == ServiceRequest.id)
+            .where(
+                ServiceRequest.reference == service_requests.normalise_reference(reference),
+                OutboxMessage.delivered_to == connector_name,
+            )
+            .with_for_update(of=ServiceRequest)
+        )
+        if request is None:
+            return None
+        if not should_apply(request, StatusChange(request.external_id or "", status, note)):
+            return False
+        service_requests.change_status(
+            session, request, status, f"backoffice:{connector_name}", note
+        )
+        return True
+
+
 class StatusSync:
     """Polls the back office now and then; one poller at a time across all processes."""
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -30,6 +30,8 @@ class TrainReport:
     n_examples: int
     threshold: float | None = None
     heldout_accuracy: float | None = None
+    heldout_macro_f1: float | None = None
+    details: dict[str, Any] = field(default_factory=dict)
 
 
 class NLUEngine(Protocol):

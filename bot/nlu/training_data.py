@@ -277,7 +277,9 @@ def _load_file(path: Path, ignore_other_keys: bool) -> TrainingData:
         if isinstance(value_node, ScalarNode) and value_node.value in ("", "~", "null"):
             continue  # `nlu:` with nothing under it
         if not isinstance(value_node, SequenceNode):
-            raise NLUFormatError(path, line, "'nlu' must be a list of '- intent:' items")
+            raise NLUFormatError(
+                path, value_node.start_mark.line + 1, "'nlu' must be a list of '- intent:' items"
+            )
         for block in value_node.value:
             _load_block(block, path, data)
     return data

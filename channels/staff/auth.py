@@ -122,7 +122,7 @@ def _token_staff(runtime: Runtime, token: str) -> Staff | None:
         return Staff(account.id, account.name, account.role) if account else None
 
 
-class _Guard:
+class Guard:
     """A dependency that knows its permission, so tests can enumerate what each route needs."""
 
     permission: Permission | None
@@ -136,7 +136,7 @@ class _Guard:
         return staff
 
 
-class ConsoleGuard(_Guard):
+class ConsoleGuard(Guard):
     async def __call__(self, request: Request) -> Staff:
         runtime = get_runtime(request)
         staff = await run_in_threadpool(
@@ -152,7 +152,7 @@ class ConsoleGuard(_Guard):
         return staff
 
 
-class ApiGuard(_Guard):
+class ApiGuard(Guard):
     async def __call__(self, request: Request) -> Staff:
         runtime = get_runtime(request)
         scheme, _, token = request.headers.get("authorization", "").partition(" ")

@@ -22,6 +22,7 @@ from bot.contract import InboundMessage, Reply
 from bot.runtime import Runtime
 from bot.storage.db import Database
 from channels import sms, telegram
+from voice.call import choice_prompt, speakable
 
 MAX_QUESTION_CHARS = 500
 PREVIEW_CHANNEL = "preview"
@@ -97,14 +98,16 @@ class Preview:
 
 
 def _voice(reply: Reply) -> ChannelReply:
-    """What the phone line says: the spoken text, then every choice as a key to press."""
+    """What the phone line says, with voice/call.py's own rules: numbers digit by digit, no
+    links, then every choice as a key to press (numbered across the reply)."""
     parts, number = [], 0
     for message in reply.messages:
-        spoken = [message.spoken]
-        for choice in message.choices:
-            number += 1
-            spoken.append(f"For {choice.title}, press {number}.")
-        parts.append(" ".join(spoken))
+        titles = [choice.title for choice in message.choices]
+        spoken = speakable(message.spoken)
+        if titles:
+            spoken = f"{spoken} {choice_prompt(titles, start=number + 1)}"
+        parts.append(spoken)
+        number += len(titles)
     return ChannelReply("voice", "Phone", parts)
 
 

@@ -7,6 +7,7 @@ newest first, each with its count.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -68,13 +69,39 @@ def cluster(vectors: np.ndarray, threshold: float = DISTANCE_THRESHOLD) -> list[
     return [int(label) for label in model.fit_predict(vectors)]
 
 
+class _Vectors:
+    """Embeddings of question texts already seen: the dashboard and the list page embed only
+    what is new since the last look."""
+
+    def __init__(self, size: int = 4 * MAX_QUESTIONS) -> None:
+        self.size = size
+        self._by_text: dict[tuple[str, str], np.ndarray] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, runtime: Runtime, questions: list[UnansweredView]) -> np.ndarray:
+        model = runtime.embedder.name
+        keys = [(model, q.text) for q in questions]
+        with self._lock:
+            missing = list(dict.fromkeys(k for k in keys if k not in self._by_text))
+            if missing:
+                encoded = runtime.embedder.encode([text for _, text in missing])
+                self._by_text.update(zip(missing, encoded, strict=True))
+            vectors = np.stack([self._by_text[k] for k in keys])
+            for stale in list(self._by_text)[: max(0, len(self._by_text) - self.size)]:
+                del self._by_text[stale]  # the oldest first (dicts keep insertion order)
+            return vectors
+
+
+_vectors = _Vectors()
+
+
 def groups(runtime: Runtime, limit: int = MAX_QUESTIONS) -> list[Group]:
     """Open unanswered questions in groups of one meaning (per language), newest group first."""
     questions = runtime.knowledge.unanswered(limit=limit)
     out: list[Group] = []
     for language in sorted({q.language for q in questions}):
         batch = [q for q in questions if q.language == language]
-        labels = cluster(runtime.embedder.encode([q.text for q in batch]))
+        labels = cluster(_vectors(runtime, batch))
         by_label: dict[int, list[UnansweredView]] = {}
         for label, question in zip(labels, batch, strict=True):
             by_label.setdefault(label, []).append(question)

@@ -2,6 +2,9 @@
 
     .venv/bin/python -m evaluation.rasa_side_by_side.run [--clinc-intents 30] [--keep DIR]
 
+With ``--keep DIR`` models and logs stay there, and a later run on identical data and config
+reuses the Rasa model and its recorded training time (Rasa takes minutes to train).
+
 Rasa 3.6 needs Python 3.10 and pins (pydantic 1.10, SQLAlchemy 1.4, numpy 1.23) that cannot
 share our environment, so the script makes its own venv (pyenv's 3.10.13; about 5 minutes
 and 2.2 GB the first time; HOTLINE_RASA_VENV moves it) and installs rasa 3.6.21 there.
@@ -23,6 +26,7 @@ Prints one table. Not part of .ci/run (minutes of training and a 2.2 GB install)
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import random
@@ -250,34 +254,45 @@ def stop(process: subprocess.Popen) -> None:
 
 
 def run_rasa(python: Path, split: Split, work: Path) -> tuple[Measured, str, subprocess.Popen]:
+    """Train (or reuse a model trained on identical data and config in ``work``) and serve."""
     models = work / "rasa_models"
-    name = split.train_file.stem
+    digest = hashlib.sha256(
+        split.train_file.read_bytes() + (HERE / "config.yml").read_bytes()
+    ).hexdigest()[:12]
+    name = f"{split.train_file.stem}-{digest}"
+    stamp = models / f"{name}.json"
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "SQLALCHEMY_SILENCE_UBER_WARNING": "1"}
-    started = time.perf_counter()
-    with (work / f"rasa_train_{name}.log").open("w") as log:
-        subprocess.run(
-            [
-                str(python),
-                "-m",
-                "rasa",
-                "train",
-                "nlu",
-                "--config",
-                str(HERE / "config.yml"),
-                "--nlu",
-                str(split.train_file),
-                "--out",
-                str(models),
-                "--fixed-model-name",
-                name,
-            ],
-            check=True,
-            cwd=work,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=env,
-        )
-    measured = Measured("Rasa 3.6 DIET", time.perf_counter() - started)
+    if stamp.exists():
+        seconds = json.loads(stamp.read_text())["train_seconds"]
+        print(f"reusing the Rasa model {name} (trained in {seconds:.0f} s)", flush=True)
+    else:
+        started = time.perf_counter()
+        with (work / f"rasa_train_{name}.log").open("w") as log:
+            subprocess.run(
+                [
+                    str(python),
+                    "-m",
+                    "rasa",
+                    "train",
+                    "nlu",
+                    "--config",
+                    str(HERE / "config.yml"),
+                    "--nlu",
+                    str(split.train_file),
+                    "--out",
+                    str(models),
+                    "--fixed-model-name",
+                    name,
+                ],
+                check=True,
+                cwd=work,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+            )
+        seconds = time.perf_counter() - started
+        stamp.write_text(json.dumps({"train_seconds": seconds}))
+    measured = Measured("Rasa 3.6 DIET", seconds)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     process = serve(

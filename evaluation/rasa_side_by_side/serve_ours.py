@@ -16,6 +16,14 @@ import os
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel
+
+
+class Parse(BaseModel):
+    """Rasa's /model/parse request body."""
+
+    text: str
+
 
 def _engine(nlu_file: Path) -> tuple[Any, Any]:
     from bot.catalogue import Catalogue
@@ -40,14 +48,10 @@ def train(nlu_file: Path, model_dir: Path) -> None:
 def serve(nlu_file: Path, model_dir: Path, port: int) -> None:
     import uvicorn
     from fastapi import FastAPI
-    from pydantic import BaseModel
 
     engine, _ = _engine(nlu_file)
     engine.load(model_dir)
     app = FastAPI()
-
-    class Parse(BaseModel):
-        text: str
 
     @app.post("/model/parse")
     def parse(body: Parse) -> dict[str, Any]:

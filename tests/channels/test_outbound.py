@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -14,6 +16,7 @@ from telegram import Bot
 from bot import service_requests
 from bot.runtime import Runtime
 from bot.storage.channel_state import OptOut
+from bot.storage.db import Database
 from bot.storage.models import Notice, ServiceRequest
 from channels.outbound import (
     SmsNoticeSender,
@@ -23,6 +26,7 @@ from channels.outbound import (
     deliver_pending,
 )
 from evaluation.provider_fakes import FakeTelegram, FakeTwilio
+from tests.bot.backoffice.support import POSTGRES_URL, fresh_database_url
 from tests.channels.channel_helpers import (
     TELEGRAM_TOKEN,
     TWILIO_FROM,
@@ -189,3 +193,27 @@ def test_no_updates_wanted_means_no_notice(runtime: Runtime) -> None:
         )
         service_requests.file_request(session, request, actor="test")
         assert service_requests.change_status(session, request, "closed", "test") is None
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(not POSTGRES_URL, reason="HOTLINE_TEST_POSTGRES_URL is not set")
+def test_two_instances_on_postgresql_send_each_notice_once(
+    runtime: Runtime, bot_api: FakeTelegram, tmp_path: Path
+) -> None:
+    with fresh_database_url("postgresql", tmp_path) as url:
+        instances = [dataclasses.replace(runtime, db=Database(url)) for _ in range(2)]
+        try:
+            chats = [10**9 + uuid.uuid4().int % 10**9 for _ in range(8)]
+            ids = [notice_for(instances[0], "telegram", str(chat)) for chat in chats]
+
+            async def both() -> None:
+                await asyncio.gather(
+                    *(deliver_pending(i, {"telegram": telegram_sender(bot_api)}) for i in instances)
+                )
+
+            asyncio.run(both())
+            assert [len(bot_api.sent(chat)) for chat in chats] == [1] * 8
+            assert {stored(instances[1], i).status for i in ids} == {"delivered"}
+        finally:
+            for instance in instances:
+                instance.db.engine.dispose()

@@ -234,18 +234,25 @@ def test_location_pin_reaches_the_assistant(
     assert texts == ["[location]"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core: Assistant._respond answers 'not understood' to a message with only a "
-    "location (intent None) before the report form can use the pin",
-)
-def test_location_pin_fills_the_place(client: TestClient, bot_api: FakeTelegram) -> None:
+def test_location_pin_fills_the_place(
+    client: TestClient, bot_api: FakeTelegram, runtime: Runtime
+) -> None:
     chat = new_chat()
     post(client, text_update(chat, "I want to report a pothole"))
     assert "where" in bot_api.sent(chat)[-1].text.lower()
     post(client, location_update(chat, 47.6037, -122.3322))  # on Elm Street, Old Town
-    reply = " ".join(said(bot_api, chat)[-1:]).lower()
-    assert "elm street" in reply or "old town" in reply, reply
+    post(client, text_update(chat, "a deep hole in the road that damages car tyres"))
+    tap = next(b for b in bot_api.sent(chat)[-1].buttons if b["text"] == "Message me here")
+    post(client, callback_update(chat, tap["callback_data"]))
+    assert "Elm Street" in bot_api.sent(chat)[-1].text
+    post(client, text_update(chat, "yes"))
+    reference = re.search(r"REQ-\d{4}-\d{6}", bot_api.sent(chat)[-1].text)
+    assert reference is not None
+    with runtime.db.sessions() as session:
+        request = service_requests.find(session, reference.group(0))
+        assert request is not None
+        assert (request.street, request.district) == ("Elm Street", "Old Town")
+        assert request.lat == pytest.approx(47.6037)
 
 
 def test_commands(client: TestClient, bot_api: FakeTelegram) -> None:

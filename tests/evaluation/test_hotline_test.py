@@ -46,6 +46,7 @@ def test_the_suite_passes_and_writes_junit_and_html(
     }
     assert sum(int(s.get("failures", "0")) for s in root.iter("testsuite")) == len(failures)
     assert "<html" in html.read_text()
+    assert "playing 1 conversation at a time" in console.export_text()  # SQLite: one writer
     assert (code == 0) == (not failures)
     assert code == 0, "\n\n".join(f"{name}:\n{text}" for name, text in failures.items())
 

@@ -25,6 +25,9 @@ nlu:
     - hey
     - good evening
     - hiya
+    - hello hello
+    - hi, good afternoon
+    - hey there bot
 - intent: report_problem
   examples: |
     - there is a [pothole](service_type) on [Elm Street](street)
@@ -33,6 +36,9 @@ nlu:
     - a tree fell across the road
     - graffiti on the wall of the school
     - water is leaking from a pipe in the street
+    - a dead fox on the pavement
+    - the drain is blocked again
+    - someone dumped rubbish in the lane
 - intent: check_status
   examples: |
     - what is the status of [REQ-2026-000123](reference)
@@ -41,6 +47,9 @@ nlu:
     - check my report please
     - what happened to my complaint
     - update on [REQ-2026-000777](reference)
+    - is my pothole report done
+    - where is my request at
+    - progress on my case
 - intent: out_of_scope
   examples: |
     - what is the capital of peru
@@ -49,9 +58,13 @@ nlu:
     - recommend a good film
     - how tall is mount everest
     - what is two plus two
+    - play some music
+    - book me a flight to rome
+    - what is the weather on mars
 - intent: rare
   examples: |
-    - only one example here
+    - only two examples here
+    - too few to hold any out
 - synonym: streetlight
   examples: |
     - street light
@@ -83,9 +96,9 @@ def test_cross_validation_writes_summary_plots_and_page(tmp_path: Path) -> None:
     data.write_text(SMALL_NLU)
     out = tmp_path / "report"
     summary = nlu_eval.run([data], folds=3, out=out, target_oos_recall=0.8)
-    assert summary["examples"] == 24  # "rare" has too few examples to hold out
+    assert summary["examples"] == 36  # "rare" has too few examples to hold out
     assert set(summary["per_intent"]) == {"greet", "report_problem", "check_status", "out_of_scope"}
-    assert summary["per_intent"]["greet"]["support"] == 6
+    assert summary["per_intent"]["greet"]["support"] == 9
     assert 0.5 <= summary["accuracy"] <= 1.0
     oos = summary["out_of_scope"]
     assert {"precision", "recall", "threshold", "oos_recall", "in_scope_accuracy"} <= set(oos)
@@ -104,8 +117,11 @@ def test_cli_evaluate_nlu_refuses_one_fold(tmp_path: Path) -> None:
     result = CliRunner().invoke(
         cli, ["evaluate", "nlu", "--folds", "1", "--data", str(data), "--out", str(tmp_path)]
     )
-    assert result.exit_code != 0
-    assert "at least 2 folds" in str(result.exception)
+    assert result.exit_code == 2
+    assert "cannot evaluate: cross-validation needs at least 2 folds" in result.output
+    data.write_text("nlu:\n- intent: x\n  examples: 12\n")
+    result = CliRunner().invoke(cli, ["evaluate", "nlu", "--data", str(data)])
+    assert result.exit_code == 2 and "nlu.yml:3: an example must start with" in result.output
 
 
 def test_retrieval_quality_on_labelled_questions(runtime: Runtime, tmp_path: Path) -> None:

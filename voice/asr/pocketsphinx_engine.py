@@ -1,8 +1,10 @@
 """pocketsphinx recognition: the embedded default, with a language model built from our data.
 
-pocketsphinx's general English LM misrecognises most hotline sentences (64-80% word
-errors on synthetic calls); a small LM built from the hotline's own texts, with a
-dictionary restricted to its words, brings that near 10%.
+On synthesized calls degraded to telephone quality, pocketsphinx's general English LM
+gets about 81% of the words wrong; a small LM built from the hotline's own texts, with
+a dictionary restricted to their words, about 24% (evaluation/asr_wer.py). The en-us
+acoustic model is wideband: on the phone band it loses the "s" of "six", "seven" and
+"street", so prefer grammars, and digit grammars of known length, where a caller answers.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ ALWAYS_WORDS = (*DIGIT_WORDS, "oh", "yes", "no", *COMMANDS)
 # pocketsphinx's noise tracking and cepstral normalisation break down on digital silence
 # (runs of exact zeros: synthesized speech, silence-suppressed VoIP, mu-law 0xFF). A
 # faint noise floor, like a real line's, took domain-LM word errors on telephone-degraded
-# synthetic calls from about 52% to 27% (evaluation/asr_wer.py).
+# synthetic calls from 45% to 26% (one take of each evaluation/asr_wer.py utterance).
 NOISE_FLOOR_DBFS = -50.0
 
 
@@ -38,7 +40,7 @@ class DomainModel:
 
     directory: Path
     words: tuple[str, ...]
-    derived: dict[str, Phones] = field(default_factory=dict)
+    derived: dict[str, Phones]
 
     @property
     def lm_path(self) -> Path:
@@ -114,9 +116,8 @@ class PocketsphinxRecognizer:
                 )
             self._config |= {"lm": str(lm_path), "dict": str(dict_path)}
         self.name = "pocketsphinx-domain" if domain_dir is not None else "pocketsphinx"
-        self._idle: list[_Slot] = []
         self._lock = threading.Lock()
-        self._idle.append(self._new_slot())  # load now: fail at start-up, not mid-call
+        self._idle = [self._new_slot()]  # load now: fail at start-up, not mid-call
 
     def stream(self, grammar: Grammar | None = None) -> PocketsphinxStream:
         with self._lock:
@@ -150,11 +151,18 @@ class PocketsphinxRecognizer:
 
 
 class PocketsphinxStream:
-    """One utterance on a pooled decoder, handed back when the utterance finishes."""
+    """One utterance on a pooled decoder, handed back when the utterance finishes.
+
+    Partials come from live decoding, whose cepstral mean is only an estimate carried
+    over from whatever the decoder heard before (a short first "yes" on a new decoder
+    came out empty). The final result decodes the whole utterance again with its own
+    mean: the same audio gives the same answer whoever called before.
+    """
 
     def __init__(self, decoder: Decoder, release: Callable[[], None]) -> None:
         self._decoder = decoder
         self._release = release
+        self._audio = bytearray()
         self._text = ""
         self._final: Result | None = None
         self._noise = np.random.default_rng(0)  # seeded: the same audio, the same result
@@ -165,7 +173,9 @@ class PocketsphinxStream:
             raise RuntimeError("this utterance is finished; start a new stream")
         if not pcm16:
             return None
-        self._decoder.process_raw(self._with_noise_floor(pcm16), False, False)
+        audio = self._with_noise_floor(pcm16)
+        self._audio += audio
+        self._decoder.process_raw(audio, False, False)
         hypothesis = self._decoder.hyp()
         text = hypothesis.hypstr if hypothesis is not None else ""
         if text == self._text:
@@ -173,17 +183,27 @@ class PocketsphinxStream:
         self._text = text
         return Result(text, final=False)
 
+    def finish(self) -> Result:
+        if self._final is None:
+            decoder = self._decoder
+            decoder.end_utt()
+            # The live hypothesis stands if the whole-utterance pass finds no complete
+            # path (pocketsphinx: "Failed to find DAG node corresponding to </s>").
+            text = self._text
+            if self._audio:
+                decoder.start_utt()
+                decoder.process_raw(bytes(self._audio), False, True)  # whole utterance
+                decoder.end_utt()
+                hypothesis = decoder.hyp()
+                if hypothesis is not None:
+                    text = hypothesis.hypstr
+            # No confidence: pocketsphinx's path posterior was near-uniform over grammar
+            # choices whatever was said, so it would mislead more than inform.
+            self._final = Result(text, final=True)
+            self._release()
+        return self._final
+
     def _with_noise_floor(self, pcm16: bytes) -> bytes:
         samples = np.frombuffer(pcm16, dtype="<i2").astype(np.float64)
         samples += self._noise.normal(0.0, 32768 * 10 ** (NOISE_FLOOR_DBFS / 20), samples.size)
         return np.clip(np.round(samples), -32768, 32767).astype("<i2").tobytes()
-
-    def finish(self) -> Result:
-        if self._final is None:
-            self._decoder.end_utt()
-            hypothesis = self._decoder.hyp()
-            # No confidence: pocketsphinx's path posterior was near-uniform over grammar
-            # choices whatever was said, so it would mislead more than inform.
-            self._final = Result(hypothesis.hypstr if hypothesis else "", final=True)
-            self._release()
-        return self._final

@@ -21,7 +21,8 @@ class VoskRecognizer:
     """Recognizer on a vosk (Kaldi) model folder such as ``vosk-model-small-en-us-0.15``.
 
     ``model`` is the loaded ``vosk.Model``, shared by every stream (it is read-only
-    once loaded), so a model of hundreds of MB is loaded once per process.
+    once loaded), so a model of hundreds of MB is loaded once per process. Grammars need
+    a model with a dynamic graph (the small ones); big static-graph models ignore them.
     """
 
     name = "vosk"

@@ -130,6 +130,8 @@ class FakeBackOffice:
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
+            disable_nagle_algorithm = True  # as real servers do; else 40 ms stalls
+
             def log_message(self, *args: Any) -> None:
                 pass
 

@@ -60,7 +60,8 @@ def test_dispatcher_killed_mid_delivery_loses_nothing(
     finally:
         stop_process(second)
     assert len(fake.records) == 3  # each request arrived exactly once
-    assert sorted(fake.posts.values()) == [1, 1, 2]  # the interrupted one was sent again
+    # the interrupted one (and any others in flight when it died) were sent again
+    assert 2 in fake.posts.values() and set(fake.posts.values()) <= {1, 2}
 
 
 @pytest.mark.postgres

@@ -1,17 +1,31 @@
-"""A migrated database of its own for the staff core (no model, no index: fast)."""
+"""A fresh migrated database per module, on SQLite and on PostgreSQL (no model: fast)."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import Iterator
 
 import pytest
 
 from bot.storage.db import Database
+from tests.bot.backoffice.support import POSTGRES_URL, fresh_database_url
+
+BACKENDS = [
+    "sqlite",
+    pytest.param(
+        "postgresql",
+        marks=[
+            pytest.mark.postgres,
+            pytest.mark.skipif(not POSTGRES_URL, reason="HOTLINE_TEST_POSTGRES_URL is not set"),
+        ],
+    ),
+]
 
 
-@pytest.fixture(scope="module")
-def db(tmp_path_factory: pytest.TempPathFactory) -> Database:
-    path: Path = tmp_path_factory.mktemp("staffdb") / "hotline.db"
-    database = Database(f"sqlite:///{path}")
-    database.migrate()
-    return database
+@pytest.fixture(scope="module", params=BACKENDS)
+def db(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Database]:
+    with fresh_database_url(request.param, tmp_path_factory.mktemp("staffdb")) as url:
+        database = Database(url)
+        yield database
+        database.engine.dispose()

@@ -207,3 +207,24 @@ def test_agent_changes_a_request_and_answers_a_handoff(
     page.get_by_role("link", name="Dashboard").click()
     expect(page.locator("svg[role=img]").first).to_be_visible()
     assert_accessible(page)
+
+
+def test_every_console_page_passes_axe(page: Page, server: str, runtime: Runtime) -> None:
+    runtime.knowledge.record_unanswered("Can I moor a houseboat in the harbour?", "en", "web")
+    sign_in(page, server, new_account(runtime, "admin"))
+    article = runtime.knowledge.get_by_slug("emergency-numbers")
+    for path in (
+        "/staff",
+        "/staff/knowledge",
+        f"/staff/knowledge/{article.id}/edit",
+        "/staff/knowledge/import",
+        "/staff/unanswered",
+        "/staff/requests",
+        "/staff/handoffs",
+        "/staff/accounts",
+        "/staff/tokens",
+        "/staff/knowledge/999999",
+    ):
+        page.goto(f"{server}{path}")
+        expect(page.locator("h1")).to_be_visible()
+        assert_accessible(page)

@@ -259,7 +259,7 @@ def test_what_would_the_bot_say_changes_nothing(
     assert re.search(r'<td class="number">0\.\d{3}</td>', page)
     for channel in ("web", "telegram", "sms", "voice"):
         assert f'data-channel="{channel}"' in page
-    assert "911" in page and "segment(s)" in page and "press 1" in page
+    assert "911" in page and "segment(s)" in page and "Press 1 for More details" in page
     unknown = "Can my llama attend the municipal opera gala on Tuesday?"
     qa.get("/staff", params={"ask": unknown})
     qa.get("/staff", params={"ask": "I want to talk to a person"})

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from bot.runtime import Runtime
 from bot.staff import accounts
 from bot.staff.roles import ROLES, Permission, allows
-from channels.staff.auth import ApiGuard, ConsoleGuard, _Guard
+from channels.staff.auth import ApiGuard, ConsoleGuard, Guard
 from tests.channels.staff.conftest import PASSWORD, Console, csrf_of, new_account, new_token
 
 STAFF_PREFIXES = ("/staff", "/api/v1/staff")
@@ -47,11 +47,11 @@ def staff_routes(app: FastAPI) -> list[tuple[StaffRoute, str, str]]:
     return out
 
 
-def guard_of(staff_route: StaffRoute) -> _Guard | None:
+def guard_of(staff_route: StaffRoute) -> Guard | None:
     pending = list(staff_route.route.dependant.dependencies)
     while pending:
         dependency = pending.pop()
-        if isinstance(dependency.call, _Guard):
+        if isinstance(dependency.call, Guard):
             return dependency.call
         pending += dependency.dependencies
     return None

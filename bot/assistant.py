@@ -23,6 +23,7 @@ from bot.dialogue.report import SLOT_ENTITIES, ReportPolicy
 from bot.dialogue.state import DialogueState, ReportForm
 from bot.dialogue.understanding import Interpreter, Understanding, payload
 from bot.identity import Hasher
+from bot.nlu.language import language_code
 from bot.storage.db import Database
 from bot.storage.models import Conversation, Handoff, ProcessedMessage, ServiceRequest, Turn
 
@@ -117,6 +118,7 @@ class Assistant:
             yield
 
     def _handle(self, message: InboundMessage, sender_key: str) -> Reply:
+        prepared = self.interpreter.prepare(message)
         with self.db.transaction() as session:
             done = session.get(ProcessedMessage, (message.channel, message.message_id))
             if done is not None:
@@ -129,7 +131,7 @@ class Assistant:
             ctx = TurnContext(
                 session, conversation, state, message, now, prefs=dict(conversation.prefs or {})
             )
-            u = self.interpreter.understand(message, state.choices)
+            u = self.interpreter.understand(message, state.choices, prepared)
             messages = self._respond(ctx, u)
             if u.intent not in ("repeat", "slower"):
                 state.last_messages = messages
@@ -437,7 +439,8 @@ class Assistant:
         return [OutboundMessage(text=replies.HANDOFF, handoff=True)]
 
     def _language(self, ctx: TurnContext, u: Understanding) -> list[OutboundMessage]:
-        wanted = u.argument or (e.value.lower()[:2] if (e := u.entity("language")) else None)
+        named = u.argument or (e.value if (e := u.entity("language")) else None)
+        wanted = language_code(named) if named else None
         if wanted in self.languages:
             ctx.conversation.language = wanted
             return [OutboundMessage(text=replies.LANGUAGE_SET.format(language=wanted))]

@@ -11,7 +11,8 @@ GREETING = (
 HELP = (
     "I can answer questions about city services, take a report of a problem in the street, "
     "and tell you what happened to a report if you give me its number. "
-    "Say 'person' at any time to talk to a member of staff. Say 'cancel' to stop."
+    "Say 'person' at any time to talk to a member of staff, or 'cancel the report' to drop "
+    "a report you are making."
 )
 GOODBYE = "Thank you for contacting the city. Goodbye."
 THANKS = "You're welcome. Is there anything else I can help with?"

@@ -8,8 +8,9 @@ import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from bot.actions.answer import Answerer
 from bot.assistant import Assistant
@@ -74,11 +75,15 @@ def prepare_nlu(
     stamp = directory / "fingerprint.json"
     fingerprint = _fingerprint(settings.nlu_engine, training_files(settings))
     if not force and stamp.exists() and json.loads(stamp.read_text())["sha256"] == fingerprint:
-        engine.load(directory)
-        return engine
+        try:
+            engine.load(directory)
+            return engine
+        except (OSError, ValueError, KeyError) as error:  # an older format, a damaged file
+            log.warning("retraining: the saved NLU model does not load (%s)", error)
     report = engine.train(data)
     log.info("trained NLU engine %s in %.1f s", settings.nlu_engine, report.seconds)
     directory.mkdir(parents=True, exist_ok=True)
+    stamp.unlink(missing_ok=True)  # a crash mid-save leaves no stamp, so the next start retrains
     engine.save(directory)
     stamp.write_text(json.dumps({"sha256": fingerprint}))
     return engine
@@ -89,18 +94,29 @@ def build_runtime(settings: Settings, *, clock: Callable[[], datetime] | None = 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     db = Database(settings.db_url)
-    db.migrate()
-    embedder = load_embedder()
     knowledge = KnowledgeService(db.sessions)
-    if settings.seed_demo:
-        seed_demo(knowledge)
-    search = KnowledgeSearch(knowledge, embedder, settings.index_dir)
-    search.ensure_fresh()
     city = City.load()
     catalogue = Catalogue.load()
     data = load_training_data(*training_files(settings))
-    extractor = EntityExtractor(data, city, catalogue.codes)
-    nlu = prepare_nlu(settings, embedder, extractor, data)
+    zone = ZoneInfo(settings.timezone)
+    local_clock = clock or (lambda: datetime.now(UTC))
+    extractor = EntityExtractor(
+        data,
+        city,
+        catalogue.codes,
+        timezone=settings.timezone,
+        now=lambda: local_clock().astimezone(zone).replace(tzinfo=None),
+    )
+    # Instances started together on one database take turns: one migrates, seeds and trains,
+    # the others find it done.
+    with db.exclusive("hotline:first-start"):
+        db.migrate()
+        if settings.seed_demo:
+            seed_demo(knowledge)
+        embedder = load_embedder(cache_dir=settings.model_dir)
+        search = KnowledgeSearch(knowledge, embedder, settings.index_dir)
+        search.ensure_fresh()
+        nlu = prepare_nlu(settings, embedder, extractor, data)
     hasher = Hasher(
         load_or_create_secret(
             settings.secret_key.get_secret_value() if settings.secret_key else None,

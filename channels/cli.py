@@ -63,7 +63,7 @@ def train(force: Annotated[bool, typer.Option(help="Retrain even if unchanged.")
     settings = Settings()
     data = load_training_data(*training_files(settings))
     extractor = EntityExtractor(data, City.load(), Catalogue.load().codes)
-    prepare_nlu(settings, load_embedder(), extractor, data, force=force)
+    prepare_nlu(settings, load_embedder(cache_dir=settings.model_dir), extractor, data, force=force)
     typer.echo(f"trained {settings.nlu_engine} on {len(data.examples)} examples")
 
 

@@ -5,6 +5,7 @@ does); ``deliver_pending`` sends them with the ``NoticeSender`` of their channel
 the outcome on the row: ``sent`` or ``delivered`` with the time and the provider's message id,
 or ``failed`` with the error. A channel with no configured sender leaves its notices
 ``pending`` (they go out once it is configured). A number that said STOP gets nothing.
+Phone callers get their notices by SMS, to the number they called from.
 
 A notice is claimed before it is sent (``pending`` -> ``sending``, compare-and-set), so two
 app instances never send the same notice; one left ``sending`` by a crash is retried after
@@ -43,6 +44,7 @@ router = APIRouter(tags=["notices"])
 STALE_CLAIM = timedelta(minutes=10)
 GIVE_UP_AFTER = timedelta(days=1)
 WEB_CHANNELS = ("web",)
+VOICE_CHANNEL = "voice"  # channels.voice_line.CHANNEL; its notices go out by SMS
 
 
 class PermanentFailure(Exception):
@@ -154,6 +156,24 @@ class SmsNoticeSender:
         return Sent("sent", message.sid)
 
 
+class CallerSmsSender:
+    """Notices for phone callers go out as SMS to the number they called from.
+
+    A call cannot be rung back with a status update, so the phone channel's notices take the
+    SMS sender; ``channel`` is "sms" so that a number that texted STOP gets none of them.
+    """
+
+    channel = "sms"
+
+    def __init__(self, sms: SmsNoticeSender) -> None:
+        self.sms = sms
+
+    async def send(self, address: str, text: str) -> Sent:
+        if not address.startswith("+"):  # a withheld number is kept as "call:<CallSid>"
+            raise PermanentFailure("the caller's number was withheld: no SMS can reach them")
+        return await self.sms.send(address, text)
+
+
 def build_senders(
     settings: Settings, telegram: TelegramNoticeSender | None = None
 ) -> dict[str, NoticeSender]:
@@ -162,7 +182,9 @@ def build_senders(
     if telegram is not None:
         senders["telegram"] = telegram
     if settings.twilio_account_sid and settings.twilio_auth_token and settings.twilio_from_number:
-        senders["sms"] = SmsNoticeSender(settings)
+        sms = SmsNoticeSender(settings)
+        senders["sms"] = sms
+        senders[VOICE_CHANNEL] = CallerSmsSender(sms)
     return senders
 
 
@@ -251,7 +273,7 @@ async def _deliver(
     error: str | None = None
     if not address:
         error = "no address to send to"
-    elif await asyncio.to_thread(_opted_out, runtime, channel, address):
+    elif await asyncio.to_thread(_opted_out, runtime, sender.channel, address):
         error = "the resident opted out (STOP)"
     if error:
         await asyncio.to_thread(_record, runtime, notice_id, status="failed", error=error)

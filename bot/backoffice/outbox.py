@@ -6,7 +6,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from bot.storage.db import Database
 from bot.storage.models import OutboxMessage, ServiceRequest, utcnow
@@ -77,3 +77,27 @@ def retry(db: Database, outbox_id: int, actor: str) -> None:
         row.next_attempt_at = utcnow()
         row.claimed_by = row.claimed_until = None
     log.info("outbox %s put back for delivery by %s", outbox_id, actor)
+
+
+def retry_dead(db: Database, outbox_id: int, actor: str) -> bool:
+    """Put a dead row back in line; False (and nothing done) if it is not dead any more.
+
+    Only a dead row is touched, in one compare-and-set, so a second press of the console's
+    button (or two staff pressing at once) cannot pull a row from under a dispatcher that is
+    delivering it.
+    """
+    with db.transaction() as session:
+        changed = session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == outbox_id, OutboxMessage.status == "dead")
+            .values(
+                status="pending",
+                attempts=0,
+                next_attempt_at=utcnow(),
+                claimed_by=None,
+                claimed_until=None,
+            )
+        ).rowcount
+    if changed:
+        log.info("outbox %s put back for delivery by %s", outbox_id, actor)
+    return bool(changed)

@@ -62,7 +62,20 @@ class Interpreter:
         self.nlu = nlu
         self.embedder = embedder
 
-    def understand(self, message: InboundMessage, choices: list[Choice]) -> Understanding:
+    def prepare(self, message: InboundMessage) -> Understanding | None:
+        """The NLU parse of free text, done before the turn's transaction: it needs no state
+        and is most of a turn's time, so the database is held only for the short rest."""
+        text = message.text
+        if not text or parse_payload(text) or text.strip().rstrip(".").isdigit():
+            return None
+        return self.parse(text, message.location)
+
+    def understand(
+        self,
+        message: InboundMessage,
+        choices: list[Choice],
+        prepared: Understanding | None = None,
+    ) -> Understanding:
         if message.dtmf:
             picked = _chosen(message.dtmf, choices)
             if picked:
@@ -81,7 +94,7 @@ class Interpreter:
             return self._from_payload(picked.payload, message)
         if parse_payload(text):
             return self._from_payload(text, message)
-        return self.parse(text, message.location)
+        return prepared or self.parse(text, message.location)
 
     def parse(self, text: str, location: Location | None = None) -> Understanding:
         vector = self.embedder.encode_one(text)

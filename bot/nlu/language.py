@@ -26,6 +26,14 @@ _WORDS = {
            "bonjour", "merci", "pour", "avec", "sur", "rue", "au", "et", "pas"},
     "tl": {"ang", "ng", "sa", "mga", "ako", "po", "may", "na", "ko", "ba", "hindi", "salamat"},
 }  # fmt: skip
+# What residents type after "change language to ...": names in English and in the language.
+_NAMES = {
+    "english": "en", "spanish": "es", "español": "es", "espanol": "es", "french": "fr",
+    "français": "fr", "francais": "fr", "tagalog": "tl", "filipino": "tl", "chinese": "zh",
+    "中文": "zh", "korean": "ko", "한국어": "ko", "japanese": "ja", "日本語": "ja",
+    "russian": "ru", "русский": "ru", "arabic": "ar", "العربية": "ar", "vietnamese": "vi",
+    "tiếng việt": "vi",
+}  # fmt: skip
 _TOKEN = re.compile(r"[^\W\d_]+")
 MIN_WORD_HITS = 2
 
@@ -44,3 +52,11 @@ def detect_language(text: str) -> str | None:
     if ranked[0] >= MIN_WORD_HITS and ranked[0] > ranked[1]:
         return best
     return None
+
+
+def language_code(value: str) -> str | None:
+    """ISO 639-1 code for a language name or code a resident gave ("Spanish", "es")."""
+    key = value.strip().lower()
+    if key in _NAMES:
+        return _NAMES[key]
+    return key if key in _NAMES.values() else None

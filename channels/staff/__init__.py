@@ -14,7 +14,14 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from bot.identity import load_or_create_secret
 from bot.settings import Settings
-from channels.staff import api, pages_auth, pages_desk, pages_home, pages_knowledge
+from channels.staff import (
+    api,
+    pages_auth,
+    pages_desk,
+    pages_home,
+    pages_knowledge,
+    pages_outbox,
+)
 from channels.staff.auth import (
     SESSION_COOKIE,
     SESSION_MAX_AGE,
@@ -45,7 +52,7 @@ def install(app: FastAPI) -> None:
     )
     app.add_middleware(StaffPathGuard)
     app.mount(ASSETS, StaticFiles(directory=HERE / "static"), name="staff-assets")
-    for module in (pages_auth, pages_home, pages_knowledge, pages_desk, api):
+    for module in (pages_auth, pages_home, pages_knowledge, pages_desk, pages_outbox, api):
         app.include_router(module.router, include_in_schema=module is api)
 
     @app.exception_handler(SignInRequired)

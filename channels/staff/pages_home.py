@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
+from bot.backoffice import outbox
 from bot.staff.roles import Permission
 from channels.deps import RuntimeDep
 from channels.staff import charts, stats, unanswered
@@ -39,6 +40,7 @@ def dashboard(
             "intents_chart": charts.bar_chart(figures.top_intents),
             "status_chart": charts.bar_chart(figures.requests_by_status),
             "unanswered_chart": unanswered_chart,
+            "outbox": outbox.summary(rt.db) if staff.can(Permission.REQUESTS_READ) else None,
             "question": ask,
             "result": preview(rt, ask) if ask.strip() and staff.can(Permission.PREVIEW) else None,
         },

@@ -180,7 +180,8 @@ def test_read_back_one_and_many_in_json_and_xml(client: TestClient) -> None:
     assert many.json() == [one]
     listed = client.get("/open311/v2/requests.json", params={"status": "open"}).json()
     assert reference in {r["service_request_id"] for r in listed}
-    assert client.get("/open311/v2/requests.json", params={"status": "closed"}).json() == []
+    closed = client.get("/open311/v2/requests.json", params={"status": "closed"}).json()
+    assert reference not in {r["service_request_id"] for r in closed}
     xml = ET.fromstring(client.get(f"/open311/v2/requests/{reference}.xml").content)
     assert xml.tag == "service_requests"
     assert {child.tag for child in xml[0]} == REQUEST_FIELDS

@@ -149,6 +149,31 @@ def test_sms_notice_skips_a_stopped_number_and_records_refusals(runtime: Runtime
     assert "21211" in (stored(runtime, ids[1]).error or "")
 
 
+def test_phone_notices_go_out_by_sms_to_the_callers_number(runtime: Runtime) -> None:
+    stopped, fine, withheld = "+15550000011", "+15550000012", "call:CA" + "0" * 32
+    with runtime.db.transaction() as session:
+        session.merge(OptOut(channel="sms", address_key=runtime.hasher(stopped), keyword="STOP"))
+    ids = [notice_for(runtime, "voice", address) for address in (stopped, fine, withheld)]
+    with FakeTwilio(TWILIO_SID, TWILIO_TOKEN) as twilio:
+        settings = channel_settings(
+            runtime,
+            twilio_account_sid=TWILIO_SID,
+            twilio_auth_token=TWILIO_TOKEN,
+            twilio_from_number=TWILIO_FROM,
+            twilio_api_url=twilio.url,
+        )
+        outcomes = deliver(runtime, build_senders(settings))
+        assert [outcomes[i] for i in ids] == ["failed", "sent", "failed"]
+        [message] = [m for m in twilio.messages if m["To"] in (stopped, fine, withheld)]
+        assert (message["To"], message["From"]) == (fine, TWILIO_FROM)
+        assert "accepted by the team" in message["Body"]
+    assert "opted out" in (stored(runtime, ids[0]).error or "")
+    assert stored(runtime, ids[1]).provider_id
+    assert "withheld" in (stored(runtime, ids[2]).error or "")
+    without_twilio = build_senders(channel_settings(runtime))
+    assert "voice" not in without_twilio  # no SMS configured: phone notices wait, pending
+
+
 def test_wrong_credentials_are_a_refusal(runtime: Runtime) -> None:
     notice_id = notice_for(runtime, "sms", "+15550000004")
     with FakeTwilio(TWILIO_SID, "another-token") as twilio:

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from bot import service_requests
 from bot.runtime import Runtime
-from bot.storage.models import Conversation, Handoff, ServiceRequest, Turn
+from bot.storage.models import Conversation, Handoff, OutboxMessage, ServiceRequest, Turn
 from knowledge.models import UnansweredQuestion
 
 # Topics no demo article covers and far apart in meaning, one per test, so that articles the
@@ -60,6 +60,23 @@ def file_request(runtime: Runtime, channel: str = "web", address: str | None = N
         )
         service_requests.file_request(session, request, actor="test")
         return request.reference or ""
+
+
+def dead_request(runtime: Runtime) -> tuple[str, int]:
+    """A filed request whose delivery gave up, dead in the same transaction that filed it
+    (so a dispatcher running in the app cannot deliver it first): (reference, outbox id)."""
+    with runtime.db.transaction() as session:
+        request = ServiceRequest(
+            service_code="pothole",
+            description="Pothole the back office refused",
+            contact_preference="none",
+            channel="web",
+            fields={},
+        )
+        service_requests.file_request(session, request, actor="test")
+        row = session.scalars(select(OutboxMessage).filter_by(request_id=request.id)).one()
+        row.status, row.attempts, row.last_error = "dead", 10, "open311: HTTP 503"
+        return request.reference or "", row.id
 
 
 def counts(runtime: Runtime) -> tuple[int, ...]:

@@ -3,6 +3,7 @@ keyboard where it matters, with axe-core on every page they pass through."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,9 +14,10 @@ from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from bot.runtime import Runtime
+from bot.storage.models import OutboxMessage
 from tests.channels.channel_helpers import app_for, serve
 from tests.channels.staff.conftest import PASSWORD, new_account
-from tests.channels.staff.helpers import file_request
+from tests.channels.staff.helpers import dead_request, file_request
 
 CHROMIUM = Path("/usr/bin/chromium")
 pytestmark = [
@@ -209,6 +211,30 @@ def test_agent_changes_a_request_and_answers_a_handoff(
     assert_accessible(page)
 
 
+def outbox_status(runtime: Runtime, row_id: int) -> str:
+    with runtime.db.sessions() as session:
+        row = session.get(OutboxMessage, row_id)
+        assert row is not None
+        return row.status
+
+
+def test_agent_retries_a_dead_outbox_row(page: Page, server: str, runtime: Runtime) -> None:
+    reference, row_id = dead_request(runtime)
+    sign_in(page, server, new_account(runtime, "agent"))
+    page.get_by_role("link", name="Outbox").click()
+    row = page.locator("#outbox-dead tr", has_text=reference)
+    expect(row).to_contain_text("open311: HTTP 503")
+    assert_accessible(page)
+    row.get_by_role("button", name=f"Retry {reference}").click()
+    expect(page.get_by_role("status")).to_contain_text(f"Outbox row {row_id} is back in line")
+    expect(page.locator("#outbox-dead")).not_to_contain_text(reference)
+    assert_accessible(page)
+    deadline = time.monotonic() + 20  # the app's own dispatcher delivers it
+    while outbox_status(runtime, row_id) != "delivered":
+        assert time.monotonic() < deadline, outbox_status(runtime, row_id)
+        time.sleep(0.1)
+
+
 def test_every_console_page_passes_axe(page: Page, server: str, runtime: Runtime) -> None:
     runtime.knowledge.record_unanswered("Can I moor a houseboat in the harbour?", "en", "web")
     sign_in(page, server, new_account(runtime, "admin"))
@@ -221,6 +247,7 @@ def test_every_console_page_passes_axe(page: Page, server: str, runtime: Runtime
         "/staff/unanswered",
         "/staff/requests",
         "/staff/handoffs",
+        "/staff/outbox",
         "/staff/accounts",
         "/staff/tokens",
         "/staff/knowledge/999999",

@@ -24,6 +24,7 @@ SAMPLES = {
     "handoff_id": "1",
     "token_id": "1",
     "account_id": "1",
+    "outbox_id": "1",
     "reference": "REQ-2026-000001",
     "action": "publish",
     "fmt": "csv",

@@ -1,0 +1,77 @@
+"""The database handle: write transactions queue on SQLite instead of failing or losing work."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from bot.storage.db import Database
+
+POSTGRES_URL = os.environ.get("HOTLINE_TEST_POSTGRES_URL")
+
+
+def test_concurrent_read_then_write_transactions_neither_fail_nor_lose_updates(
+    tmp_path: Path,
+) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'counter.db'}")
+    with db.engine.begin() as connection:
+        connection.execute(text("CREATE TABLE counter (id INTEGER PRIMARY KEY, n INTEGER)"))
+        connection.execute(text("INSERT INTO counter VALUES (1, 0)"))
+    errors: list[Exception] = []
+
+    def increment(times: int) -> None:
+        for _ in range(times):
+            try:
+                with db.transaction() as session:
+                    n = session.execute(text("SELECT n FROM counter")).scalar_one()
+                    time.sleep(0.001)  # another thread's turn comes in between
+                    session.execute(text("UPDATE counter SET n = :n"), {"n": n + 1})
+            except Exception as error:
+                errors.append(error)
+
+    threads = [threading.Thread(target=increment, args=(40,)) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    with db.sessions() as session:
+        assert session.execute(text("SELECT n FROM counter")).scalar_one() == 240
+
+
+def test_a_read_does_not_take_the_write_lock(tmp_path: Path) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'read.db'}")
+    with db.engine.begin() as connection:
+        connection.execute(text("CREATE TABLE t (n INTEGER)"))
+    with db.sessions() as reader, db.transaction() as writer:
+        assert reader.execute(text("SELECT count(*) FROM t")).scalar_one() == 0
+        writer.execute(text("INSERT INTO t VALUES (1)"))
+
+
+@pytest.mark.skipif(not POSTGRES_URL, reason="HOTLINE_TEST_POSTGRES_URL is not set")
+def test_exclusive_lets_one_process_in_at_a_time_on_postgresql() -> None:
+    assert POSTGRES_URL
+    db = Database(POSTGRES_URL)
+    inside: list[int] = []
+    overlaps: list[int] = []
+
+    def enter(i: int) -> None:
+        with db.exclusive("hotline:test-exclusive"):
+            if inside:
+                overlaps.append(i)
+            inside.append(i)
+            time.sleep(0.05)
+            inside.remove(i)
+
+    threads = [threading.Thread(target=enter, args=(i,)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert overlaps == []

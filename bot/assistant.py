@@ -230,7 +230,7 @@ class Assistant:
         if form is not None:
             return self._continue_form(ctx, u, form)
         if u.intent in ("report_problem", "service", "share_location"):
-            state.form = ReportForm()
+            state.form = ReportForm(channel=ctx.message.channel)
             problem = self.report.fill(state.form, u, first=True)
             ctx.outcome = "form"
             return self._form_prompt(state.form, u, problem)

@@ -88,6 +88,20 @@ CONTACT_WORDS = {
     "phone": "we will call you",
     "none": "you don't need updates",
 }
+# On a call, "here" is a voice line we cannot message: updates go by text to the caller's number.
+PHONE_CONTACT = {"channel": ("Text me at this number", "we will text you at this number")}
+
+
+def contact_choice(key: str, channel: str | None) -> str:
+    if channel == "voice" and key in PHONE_CONTACT:
+        return PHONE_CONTACT[key][0]
+    return CONTACT_CHOICES[key]
+
+
+def contact_words(key: str, channel: str | None) -> str:
+    if channel == "voice" and key in PHONE_CONTACT:
+        return PHONE_CONTACT[key][1]
+    return CONTACT_WORDS[key]
 
 
 def spoken_reference(reference: str) -> str:

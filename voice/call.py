@@ -61,6 +61,17 @@ YES_OR_NO_KEYS = "Please press 1 for yes, or 2 for no."
 SLOWER_LOCAL = "I will speak more slowly."
 OPEN_QUESTION = "Or just tell me how I can help."
 HANGUP_AFTER_HANDOFF = "Goodbye."
+# The assistant's handoff reply is written for chat ("they will reply here"); on the phone
+# the call itself says what happens next, which only the line knows.
+HANDOFF_TRANSFER = "I'm putting you through to a member of staff now. Please stay on the line."
+HANDOFF_BY_SMS = (
+    "No one can take your call right now, so I have passed it to a member of staff. "
+    "They will answer you by text message to this phone number as soon as they can."
+)
+HANDOFF_CALL_AGAIN = (
+    "No one can take your call right now, and I cannot send a text message to this phone. "
+    "Please call again later to talk to a person."
+)
 
 YES_WORDS = frozenset(
     ["yes", "yeah", "yep", "yes please", "correct", "that's right", "right", "sure", "okay", "ok"]
@@ -356,10 +367,11 @@ class CallSession:
         texts, speeches, number = [], [], 0
         for message in reply.messages:
             titles = list(message.choices)
-            spoken = speakable(message.spoken)
+            text = self._handoff_words() if message.handoff else message.text
+            spoken = text if message.handoff else speakable(message.spoken)
             if titles:
                 spoken = f"{spoken} {choice_prompt(titles, start=number + 1)}"
-            texts.append(message.text)
+            texts.append(text)
             texts += [f"{number + i}. {title}" for i, title in enumerate(titles, 1)]
             speeches.append(spoken)
             number += len(titles)
@@ -383,6 +395,13 @@ class CallSession:
             handoff=handoff,
             filed_reference=reference,
         )
+
+    def _handoff_words(self) -> str:
+        """What a caller hears when handed to a person: put through, or told how they hear back
+        (staff replies to a phone conversation go out by SMS to the caller's number)."""
+        if self.can_transfer:
+            return HANDOFF_TRANSFER
+        return HANDOFF_BY_SMS if self.send_sms is not None else HANDOFF_CALL_AGAIN
 
     def _say(self, heard: str | None, text: str, speech: str, kind: str, **flags: Any) -> CallTurn:
         """A turn of ours, remembered as the open question (PROMPT), as said (LOCAL), or not."""

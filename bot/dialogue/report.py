@@ -225,8 +225,10 @@ class ReportPolicy:
             return OutboundMessage(
                 text=replies.ASK_CONTACT,
                 choices=[
-                    Choice(title=t, payload=payload("contact", k))
-                    for k, t in replies.CONTACT_CHOICES.items()
+                    Choice(
+                        title=replies.contact_choice(k, form.channel), payload=payload("contact", k)
+                    )
+                    for k in replies.CONTACT_CHOICES
                 ],
             )
         if form.contact == "phone" and not form.phone:
@@ -295,6 +297,6 @@ class ReportPolicy:
         ]
         if form.description:
             parts.append(f"Details: {form.description}.")
-        contact = replies.CONTACT_WORDS.get(form.contact or "channel", "")
+        contact = replies.contact_words(form.contact or "channel", form.channel)
         parts.append(f"Updates: {contact}" + (f" on {form.phone}." if form.phone else "."))
         return " ".join(parts)

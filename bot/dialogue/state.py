@@ -22,6 +22,7 @@ class ReportForm(BaseModel):
     place: PlaceSlot | None = None
     description: str | None = None
     contact: str | None = None  # channel | phone | none
+    channel: str | None = None  # the one the report is made on: wording of the contact choices
     phone: str | None = None
     fields: dict[str, str] = Field(default_factory=dict)
     asking: str | None = None  # the slot the last bot message asked for

@@ -73,3 +73,24 @@ def test_same_message_id_from_another_channel_is_a_new_message(runtime: Runtime)
         )
     )
     assert first.intent == "greet" and other.intent == "ask_question"
+
+
+@pytest.mark.parametrize(
+    ("channel", "title", "summary"),
+    [
+        ("webchat", "Message me here", "we will message you here"),
+        ("voice", "Text me at this number", "we will text you at this number"),
+    ],
+)
+def test_updates_are_offered_in_the_channel_s_own_terms(
+    runtime: Runtime, channel: str, title: str, summary: str
+) -> None:
+    sender = uuid.uuid4().hex
+    handle = runtime.assistant.handle
+    handle(InboundMessage(channel=channel, sender=sender, text="there is a pothole on Elm Street"))
+    asked = handle(InboundMessage(channel=channel, sender=sender, text="it is very deep"))
+    titles = [c.title for m in asked.messages for c in m.choices]
+    assert title in titles, asked.text
+
+    confirm = handle(InboundMessage(channel=channel, sender=sender, text="1"))
+    assert summary in confirm.text

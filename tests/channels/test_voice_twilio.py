@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
+import uuid
 import wave
 from collections.abc import Iterator
 from urllib.parse import urlparse
@@ -12,15 +14,22 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from bot import service_requests
 from bot.runtime import Runtime
 from bot.storage.channel_state import ChannelSession
-from bot.storage.models import ProcessedMessage, ServiceRequest
-from channels import voice_twilio
+from bot.storage.models import Notice, ProcessedMessage, ServiceRequest
+from channels import outbound, voice_twilio
 from channels.voice_line import line_for
-from evaluation.provider_fakes import twilio_signature
-from tests.channels.channel_helpers import TWILIO_SID, TWILIO_TOKEN, app_for
+from evaluation.provider_fakes import FakeTwilio, twilio_signature
+from tests.channels.channel_helpers import TWILIO_FROM, TWILIO_SID, TWILIO_TOKEN, app_for
 from tests.channels.voice_helpers import call_sid, caller_number, voice_form
-from voice.call import GOODBYE_SILENT, NOT_HEARD, OFFER_PERSON
+from voice.call import (
+    GOODBYE_SILENT,
+    HANDOFF_CALL_AGAIN,
+    HANDOFF_TRANSFER,
+    NOT_HEARD,
+    OFFER_PERSON,
+)
 from voice.errors import VoiceConfigError
 
 BASE = "http://testserver"
@@ -197,6 +206,47 @@ def test_a_spoken_call_files_a_street_light_report_and_reads_the_reference(
     assert plays(call, speech)
 
 
+def test_a_caller_who_wants_updates_here_gets_status_changes_by_sms(runtime: Runtime) -> None:
+    """Filed on the phone with "text me at this number": a status change texts the caller."""
+    description = f"the light flickers all night {uuid.uuid4().hex[:6]}"
+    with (
+        FakeTwilio(TWILIO_SID, TWILIO_TOKEN) as twilio,
+        twilio_app(runtime, twilio_from_number=TWILIO_FROM, twilio_api_url=twilio.url) as client,
+    ):
+        call = Call(client)
+        call.answer("there is a broken street light on elm street")
+        answers = {
+            "describe the problem": description,
+            "how should we tell you": "text me at this number",
+            "shall i send this report": "yes",
+            "by text message": "no",  # the reference by SMS: not this time
+        }
+        for _ in range(6):
+            prompt = call.state()["prompt_text"].lower()
+            said = next((a for asked, a in answers.items() if asked in prompt), None)
+            if said is None:
+                break
+            call.answer(said)
+        with runtime.db.transaction() as db:
+            request = db.scalar(
+                select(ServiceRequest).where(ServiceRequest.description == description)
+            )
+            assert request is not None, call.state()["prompt_text"]
+            assert (request.channel, request.contact_preference) == ("voice", "channel")
+            assert request.reply_address == call.caller  # kept: the caller wants updates
+            notice = service_requests.change_status(db, request, "in_progress", "test", "Crew out")
+            assert notice is not None and notice.channel == "voice"
+            reference, notice_id = request.reference, notice.id
+        app = client.app
+        asyncio.run(outbound.deliver_pending(app.state.runtime, outbound.app_senders(app)))
+        [sms] = [m for m in twilio.messages if m["To"] == call.caller]
+        assert sms["From"] == TWILIO_FROM
+        assert reference in sms["Body"] and "Crew out" in sms["Body"]
+    with runtime.db.sessions() as db:
+        sent = db.get(Notice, notice_id)
+        assert sent is not None and sent.status == "sent" and sent.provider_id
+
+
 def test_a_call_by_keys_only(client: TestClient) -> None:
     call = Call(client)
     call.answer(digits="1")  # report a problem
@@ -209,6 +259,7 @@ def test_a_call_by_keys_only(client: TestClient) -> None:
     call.answer(digits="*")
     call.answer(digits="0")
     assert call.twiml.find("Hangup") is not None and call.twiml.find("Gather") is None
+    assert plays(call, f"{HANDOFF_CALL_AGAIN} Goodbye.")  # no SMS configured on this line
 
 
 def test_silence_is_prompted_twice_then_a_person_offered_then_goodbye(client: TestClient) -> None:
@@ -231,6 +282,7 @@ def test_operator_transfers_the_call_when_a_number_is_configured(runtime: Runtim
         twiml = call.answer("operator")
         dial = twiml.find("Dial")
         assert dial is not None and dial.text == "+15005550100"
+        assert plays(call, HANDOFF_TRANSFER)  # not the chat's "they will reply here"
 
 
 def test_a_retried_request_gets_the_same_twiml_and_does_nothing_twice(

@@ -22,6 +22,9 @@ from tests.channels.voice_helpers import caller_number, phone_turn, voice_line
 from voice.asr import Grammar
 from voice.call import (
     GOODBYE_SILENT,
+    HANDOFF_BY_SMS,
+    HANDOFF_CALL_AGAIN,
+    HANDOFF_TRANSFER,
     NOT_HEARD,
     OFFER_PERSON,
     OFFER_SMS,
@@ -147,8 +150,11 @@ def test_long_keys_go_to_the_assistant_as_entered() -> None:
 
 
 # -- repeat, slower, operator at any point -----------------------------------------------------
+CHAT_HANDOFF = "I'm passing you to a member of staff. They will reply here as soon as they can."
+
+
 def test_operator_and_zero_reach_a_person_at_any_point() -> None:
-    handoff = reply("I'm passing you to a member of staff.", handoff=True)
+    handoff = reply(CHAT_HANDOFF, handoff=True)
     for act in (lambda s: s.hear("operator"), lambda s: s.press("0")):
         session, assistant = session_with(
             reply("Done.", filed_reference="REQ-2026-000001"), handoff
@@ -159,14 +165,24 @@ def test_operator_and_zero_reach_a_person_at_any_point() -> None:
         turn = act(session)
         assert assistant.sent[-1]["dtmf"] == "0"
         assert turn.handoff and turn.hangup  # no operator number to transfer to
-        assert turn.speech.endswith("Goodbye.")
+        assert turn.speech == f"{HANDOFF_BY_SMS} Goodbye."  # staff answer by SMS
+        assert "here" not in turn.text
 
 
 def test_operator_transfers_when_the_line_can() -> None:
-    session, _ = session_with(reply("Passing you on.", handoff=True), can_transfer=True)
+    session, _ = session_with(reply(CHAT_HANDOFF, handoff=True), can_transfer=True)
     session.start()
     turn = session.hear("operator")
     assert turn.handoff and not turn.hangup
+    assert turn.speech == turn.text == HANDOFF_TRANSFER
+
+
+def test_a_caller_no_text_can_reach_is_asked_to_call_again() -> None:
+    session, _ = session_with(reply("Sure.", "Yes", "No"), reply(CHAT_HANDOFF, handoff=True))
+    session.start()
+    session.hear("something")
+    turn = session.press("0")
+    assert turn.speech == f"{HANDOFF_CALL_AGAIN} Goodbye." and turn.hangup
 
 
 def test_repeat_goes_to_the_assistant_or_repeats_our_own_question() -> None:

@@ -25,7 +25,7 @@ from typing import Any
 
 import joblib
 import numpy as np
-from scipy import sparse
+from scipy import sparse, stats
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
@@ -64,6 +64,10 @@ class EngineConfig:
     class_weight: str | None = "balanced"
     folds: int = 5
     oos_recall_target: float | None = None
+    # With a target: the lowest floor whose held-out out-of-scope recall reaches it with this
+    # one-sided confidence (Clopper-Pearson). CLINC150, floor from val (100 oos): at 0 (the
+    # point estimate) oos_test recall 74.6 %; at 0.95 FIXME.
+    oos_recall_confidence: float = 0.95
     max_iter: int = 1000
 
 
@@ -192,7 +196,11 @@ def thresholded(proba: np.ndarray, intents: list[str], threshold: float) -> np.n
 
 
 def choose_threshold(
-    proba: np.ndarray, intents: list[str], gold: list[str], oos_recall_target: float | None
+    proba: np.ndarray,
+    intents: list[str],
+    gold: list[str],
+    oos_recall_target: float | None,
+    recall_confidence: float = 0.95,
 ) -> tuple[float, dict[str, float | None]]:
     """The confidence floor from held-out predictions; see the module docstring.
 
@@ -225,10 +233,30 @@ def choose_threshold(
         )
     best = max(rows, key=lambda r: (r["macro_f1"] or 0.0, -(r["threshold"] or 0.0)))
     if oos_recall_target is not None and is_oos.any():
-        reaching = [r for r in rows if (r["oos_recall"] or 0.0) >= oos_recall_target]
-        if reaching:
-            best = min(reaching, key=lambda r: r["threshold"] or 0.0)
+        n_oos = int(is_oos.sum())
+        for row in rows:
+            row["oos_recall_bound"] = recall_lower_bound(
+                round((row["oos_recall"] or 0.0) * n_oos), n_oos, recall_confidence
+            )
+        # Reach the target with confidence if some floor can, else by the point estimate.
+        for key in ("oos_recall_bound", "oos_recall"):
+            reaching = [r for r in rows if (r[key] or 0.0) >= oos_recall_target]
+            if reaching:
+                best = min(reaching, key=lambda r: r["threshold"] or 0.0)
+                break
     return float(best["threshold"] or 0.0), best
+
+
+def recall_lower_bound(hits: int, n: int, confidence: float) -> float:
+    """One-sided Clopper-Pearson lower bound of a recall seen as ``hits`` of ``n``.
+
+    The held-out out-of-scope set is small (100 in CLINC150's val, a few dozen in ours), so a
+    floor that just reaches the target there falls short on new data about half the time:
+    on CLINC150 the floor reaching 75 % on oos_val gave 74.6 % on oos_test.
+    """
+    if hits <= 0 or confidence <= 0.0:
+        return hits / n if n else 0.0
+    return float(stats.beta.ppf(1.0 - confidence, hits, n - hits + 1))
 
 
 class EmbeddingEngine:
@@ -300,7 +328,11 @@ class EmbeddingEngine:
             self.threshold, chosen = 0.0, {}
         else:
             self.threshold, chosen = choose_threshold(
-                proba, held_intents, held_gold, self.config.oos_recall_target
+                proba,
+                held_intents,
+                held_gold,
+                self.config.oos_recall_target,
+                self.config.oos_recall_confidence,
             )
         self.metrics = {
             "held_out": how,

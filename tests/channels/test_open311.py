@@ -32,15 +32,14 @@ from bot.storage.db import Database
 from bot.storage.models import Notice, OutboxMessage, ServiceRequest
 from channels.app import create_app
 from tests.bot.backoffice.support import (
-    POSTGRES_URL,
     file_requests,
     free_port,
-    fresh_database_url,
     server_process,
     stop_process,
     wait_for,
     wait_ready,
 )
+from tests.databases import NEEDS_POSTGRES, fresh_database_url
 
 API_KEY = "open311-test-key"
 JURISDICTION = "portalder.example"
@@ -313,7 +312,7 @@ def server_env(runtime: Runtime, data_dir: Path, db_url: str) -> dict[str, str]:
             "postgresql",
             marks=[
                 pytest.mark.postgres,
-                pytest.mark.skipif(not POSTGRES_URL, reason="HOTLINE_TEST_POSTGRES_URL is not set"),
+                NEEDS_POSTGRES,
             ],
         ),
     ],

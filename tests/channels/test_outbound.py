@@ -26,7 +26,6 @@ from channels.outbound import (
     deliver_pending,
 )
 from evaluation.provider_fakes import FakeTelegram, FakeTwilio
-from tests.bot.backoffice.support import POSTGRES_URL, fresh_database_url
 from tests.channels.channel_helpers import (
     TELEGRAM_TOKEN,
     TWILIO_FROM,
@@ -35,6 +34,7 @@ from tests.channels.channel_helpers import (
     app_for,
     channel_settings,
 )
+from tests.databases import NEEDS_POSTGRES, fresh_database_url
 
 
 def notice_for(runtime: Runtime, channel: str, address: str | None) -> int:
@@ -221,7 +221,7 @@ def test_no_updates_wanted_means_no_notice(runtime: Runtime) -> None:
 
 
 @pytest.mark.postgres
-@pytest.mark.skipif(not POSTGRES_URL, reason="HOTLINE_TEST_POSTGRES_URL is not set")
+@NEEDS_POSTGRES
 def test_two_instances_on_postgresql_send_each_notice_once(
     runtime: Runtime, bot_api: FakeTelegram, tmp_path: Path
 ) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -14,15 +13,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from knowledge.models import KnowledgeBase
 from knowledge.service import KnowledgeService
+from tests.databases import NEEDS_POSTGRES, POSTGRES_URL
 
 from .conftest import ARTICLES, ArticleFactory
 
-URL = os.environ.get("HOTLINE_TEST_POSTGRES_URL")
-
-pytestmark = [
-    pytest.mark.postgres,
-    pytest.mark.skipif(not URL, reason="HOTLINE_TEST_POSTGRES_URL is not set"),
-]
+URL = POSTGRES_URL
+pytestmark = [pytest.mark.postgres, NEEDS_POSTGRES]
 
 
 @pytest.fixture

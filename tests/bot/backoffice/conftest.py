@@ -8,19 +8,9 @@ import pytest
 from sqlalchemy import text
 
 from bot.storage.db import Database
+from tests.databases import BACKENDS, fresh_database_url
 
-from .support import POSTGRES_URL, FakeBackOffice, fresh_database_url
-
-BACKENDS = [
-    "sqlite",
-    pytest.param(
-        "postgresql",
-        marks=[
-            pytest.mark.postgres,
-            pytest.mark.skipif(not POSTGRES_URL, reason="HOTLINE_TEST_POSTGRES_URL is not set"),
-        ],
-    ),
-]
+from .support import FakeBackOffice
 
 
 @pytest.fixture(scope="module", params=BACKENDS)

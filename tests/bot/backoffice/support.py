@@ -15,10 +15,8 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -26,43 +24,15 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from bot import service_requests
 from bot.backoffice import webhook
 from bot.storage.db import Database
 from bot.storage.models import ServiceRequest
 
-POSTGRES_URL = os.environ.get("HOTLINE_TEST_POSTGRES_URL")
 ROOT = Path(__file__).resolve().parents[3]
 PYTHON = sys.executable
 HOTLINE = Path(sys.executable).with_name("hotline")  # the console script, as operators run it
-
-
-@contextmanager
-def fresh_database_url(kind: str, directory: Path) -> Iterator[str]:
-    """A new, migrated database: a SQLite file, or a PostgreSQL database of its own."""
-    if kind == "sqlite":
-        url = f"sqlite:///{directory / f'hotline-{uuid.uuid4().hex[:8]}.db'}"
-        Database(url).migrate()
-        yield url
-        return
-    assert POSTGRES_URL, "HOTLINE_TEST_POSTGRES_URL is not set"
-    name = f"hotline_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
-    try:
-        database = Database(url)
-        database.migrate()
-        database.engine.dispose()
-        yield url
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def file_requests(db: Database, count: int, service_code: str = "pothole") -> list[int]:

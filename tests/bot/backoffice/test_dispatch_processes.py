@@ -10,9 +10,9 @@ from sqlalchemy import select
 
 from bot.storage.db import Database
 from bot.storage.models import OutboxMessage
+from tests.databases import NEEDS_POSTGRES
 
 from .support import (
-    POSTGRES_URL,
     FakeBackOffice,
     dispatcher_process,
     file_requests,
@@ -65,7 +65,7 @@ def test_dispatcher_killed_mid_delivery_loses_nothing(
 
 
 @pytest.mark.postgres
-@pytest.mark.skipif(not POSTGRES_URL, reason="HOTLINE_TEST_POSTGRES_URL is not set")
+@NEEDS_POSTGRES
 def test_two_dispatchers_on_postgres_never_send_a_row_twice(
     db: Database, db_url: str, fake: FakeBackOffice, tmp_path: Path
 ) -> None:

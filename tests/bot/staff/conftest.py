@@ -7,18 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from bot.storage.db import Database
-from tests.bot.backoffice.support import POSTGRES_URL, fresh_database_url
-
-BACKENDS = [
-    "sqlite",
-    pytest.param(
-        "postgresql",
-        marks=[
-            pytest.mark.postgres,
-            pytest.mark.skipif(not POSTGRES_URL, reason="HOTLINE_TEST_POSTGRES_URL is not set"),
-        ],
-    ),
-]
+from tests.databases import BACKENDS, fresh_database_url
 
 
 @pytest.fixture(scope="module", params=BACKENDS)

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from pathlib import Path
 
-import pytest
 from sqlalchemy import text
 
 from bot.storage.db import Database
-
-POSTGRES_URL = os.environ.get("HOTLINE_TEST_POSTGRES_URL")
+from tests.databases import NEEDS_POSTGRES, POSTGRES_URL
 
 
 def test_concurrent_read_then_write_transactions_neither_fail_nor_lose_updates(
@@ -54,7 +51,7 @@ def test_a_read_does_not_take_the_write_lock(tmp_path: Path) -> None:
         writer.execute(text("INSERT INTO t VALUES (1)"))
 
 
-@pytest.mark.skipif(not POSTGRES_URL, reason="HOTLINE_TEST_POSTGRES_URL is not set")
+@NEEDS_POSTGRES
 def test_exclusive_lets_one_process_in_at_a_time_on_postgresql() -> None:
     assert POSTGRES_URL
     db = Database(POSTGRES_URL)

@@ -455,12 +455,13 @@ class Assistant:
 
     def _answer(self, ctx: TurnContext, u: Understanding) -> list[OutboundMessage]:
         language = ctx.conversation.language
+        hits = None
         if u.intent == "out_of_scope":
             hits = self.answerer.hits(u, language)
             if not hits or hits[0].score < self.answerer.thresholds.answer:
                 ctx.outcome = "out_of_scope"
                 return [OutboundMessage(text=replies.OUT_OF_SCOPE, choices=MENU)]
-        answer = self.answerer.answer(u, language)
+        answer = self.answerer.answer(u, language, hits)
         ctx.outcome = answer.outcome
         if answer.outcome == "unanswered":
             ctx.unanswered = u.text

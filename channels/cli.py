@@ -5,8 +5,9 @@ from __future__ import annotations
 import getpass
 import json
 import logging
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 import yaml
@@ -246,6 +247,17 @@ evaluate_app = typer.Typer(
 app.add_typer(evaluate_app, name="evaluate")
 
 
+def _report(run: Callable[[], Any], describe: Callable[[Any], str], out: Path) -> None:
+    """Run an evaluation and print its summary; bad data is a clear error (exit 2)."""
+    try:
+        summary = run()
+    except (ValueError, OSError) as exc:
+        typer.echo(f"cannot evaluate: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(describe(summary))
+    typer.echo(f"report: {out / 'index.html'}")
+
+
 @evaluate_app.command("nlu")
 def evaluate_nlu(
     folds: Annotated[int, typer.Option(help="Cross-validation folds.")] = 5,
@@ -262,15 +274,13 @@ def evaluate_nlu(
     """K-fold cross-validation: per-intent P/R/F1, confusion matrix, out-of-scope threshold."""
     from evaluation import nlu_eval
 
-    try:
-        summary = nlu_eval.run(
+    _report(
+        lambda: nlu_eval.run(
             data or None, folds=folds, out=out, target_oos_recall=target_oos_recall
-        )
-    except (ValueError, OSError) as exc:
-        typer.echo(f"cannot evaluate: {exc}", err=True)
-        raise typer.Exit(2) from exc
-    typer.echo(nlu_eval.describe(summary))
-    typer.echo(f"report: {out / 'index.html'}")
+        ),
+        nlu_eval.describe,
+        out,
+    )
 
 
 @evaluate_app.command("retrieval")
@@ -282,13 +292,7 @@ def evaluate_retrieval(
     """Hit@1, hit@3 and MRR of knowledge search on the labelled paraphrase sets."""
     from evaluation import retrieval_eval
 
-    try:
-        summary = retrieval_eval.run(out=out)
-    except (ValueError, OSError) as exc:
-        typer.echo(f"cannot evaluate: {exc}", err=True)
-        raise typer.Exit(2) from exc
-    typer.echo(retrieval_eval.describe(summary))
-    typer.echo(f"report: {out / 'index.html'}")
+    _report(lambda: retrieval_eval.run(out=out), retrieval_eval.describe, out)
 
 
 @staff_app.command("add")

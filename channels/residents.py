@@ -7,7 +7,6 @@ limit, and (for as long as the app runs) the loop that delivers pending notices.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -16,6 +15,7 @@ from fastapi import APIRouter, FastAPI
 from bot.settings import Settings
 from channels import outbound, sms, telegram, voice_twilio, webchat
 from channels.rate_limit import RateLimiter, RestRateLimit
+from channels.tasks import cancel
 
 
 @asynccontextmanager
@@ -27,10 +27,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     try:
         yield
     finally:
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel(task)
         channel = getattr(app.state, "telegram", None)
         if channel is not None:
             await channel.shutdown()

@@ -22,7 +22,6 @@ Latency (end of speech to the first byte of reply audio) is recorded per turn in
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -30,6 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Protocol
 
+from channels.tasks import cancel
 from channels.voice_line import VoiceLine
 from voice.audio import PHONE_RATE
 from voice.call import CallSession, CallTurn, phrases
@@ -150,10 +150,7 @@ class StreamCall:
 
     async def end(self) -> None:
         """The stream is over (the caller hung up): stop working on this call."""
-        if self._worker is not None:
-            self._worker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._worker
+        await cancel(self._worker)
         self._asr.shutdown(wait=False, cancel_futures=True)
 
     # -- inside --------------------------------------------------------------------------

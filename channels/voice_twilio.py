@@ -57,6 +57,7 @@ from bot.storage.channel_state import ChannelReceipt, ChannelSession
 from channels.deps import get_runtime
 from channels.rate_limit import RateLimiter
 from channels.sms import verified_form
+from channels.tasks import cancel
 from channels.voice_line import (
     CHANNEL,
     VoiceLine,
@@ -83,10 +84,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     try:
         yield
     finally:
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel(task)
 
 
 router = APIRouter(tags=["voice"], lifespan=lifespan)

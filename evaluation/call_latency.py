@@ -21,21 +21,17 @@ import argparse
 import asyncio
 import base64
 import json
-import os
 import secrets
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-import httpx
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from bot.identity import Hasher
+from evaluation.server import hotline_server
 from voice.audio import PHONE_RATE, frames, pcm16_to_mulaw, rms, silence, telephone_degrade
 from voice.endpoint import EndpointConfig
 from voice.tts import Synthesizer
@@ -52,12 +48,6 @@ TURNS = (
 )
 ACCOUNT = "AC" + "0" * 32
 FRAME_S = 0.02
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def caller_audio(text: str, cache: Path) -> tuple[list[bytes], int]:
@@ -144,10 +134,9 @@ async def play_call(url: str, hasher: Hasher, cache: Path) -> list[tuple[str, fl
     return waits
 
 
-def start_server(data_dir: Path, secret: str) -> tuple[subprocess.Popen[bytes], str]:
-    port = _free_port()
-    env = {
-        **os.environ,
+def server_env(data_dir: Path, secret: str) -> dict[str, str]:
+    """Twilio test credentials and Media Streams; no notices or dispatch competing for CPU."""
+    return {
         "HOTLINE_DATA_DIR": str(data_dir),
         "HOTLINE_SECRET_KEY": secret,
         "HOTLINE_TWILIO_ACCOUNT_SID": ACCOUNT,
@@ -155,23 +144,7 @@ def start_server(data_dir: Path, secret: str) -> tuple[subprocess.Popen[bytes], 
         "HOTLINE_VOICE_MODE": "stream",
         "HOTLINE_NOTICE_INTERVAL_SECONDS": "0",
         "HOTLINE_DISPATCH_IN_APP": "false",
-        "HF_HUB_OFFLINE": "1",
     }
-    command = [sys.executable, "-m", "uvicorn", "channels.app:create_app", "--factory"]
-    server = subprocess.Popen([*command, "--port", str(port), "--log-level", "warning"], env=env)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 600
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise SystemExit("the server did not start")
-        try:
-            if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                return server, f"ws://127.0.0.1:{port}/webhooks/twilio/media"
-        except httpx.HTTPError:
-            pass
-        time.sleep(1)
-    server.terminate()
-    raise SystemExit("the server was not ready within 10 minutes")
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -187,8 +160,8 @@ def main() -> None:
     secret = secrets.token_hex(16)
     with tempfile.TemporaryDirectory(prefix="call-latency-") as tmp:
         data_dir = args.data_dir or Path(tmp) / "data"
-        server, url = start_server(data_dir, secret)
-        try:
+        with hotline_server(server_env(data_dir, secret)) as base:
+            url = base.replace("http://", "ws://", 1) + "/webhooks/twilio/media"
             hasher = Hasher(secret.encode())
             cache = Path(tmp) / "tts"
             asyncio.run(play_call(url, hasher, cache))  # warm-up: models, caches
@@ -197,9 +170,6 @@ def main() -> None:
                 for _ in range(args.calls)
                 for wait in asyncio.run(play_call(url, hasher, cache))
             ]
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
     hangover = EndpointConfig().end_ms / 1000
     values = [wait for _, wait in waits]
     print(f"{len(values)} caller turns in {args.calls} calls, real-time 20 ms frames, loopback")

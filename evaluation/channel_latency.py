@@ -10,11 +10,7 @@ difference to REST is what a channel adds: parsing, signature checks, rendering,
 from __future__ import annotations
 
 import argparse
-import os
 import secrets
-import socket
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -30,12 +26,7 @@ from evaluation.provider_fakes import (
     twilio_signature,
     twilio_sms_form,
 )
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from evaluation.server import hotline_server
 
 
 def measure(name: str, turns: int, send: Callable[[int, str], None]) -> None:
@@ -60,11 +51,9 @@ def main() -> None:
         "AC" + secrets.token_hex(16),
         secrets.token_hex(16),
     )
-    port = _free_port()
     run = uuid.uuid4().hex[:8]
     with tempfile.TemporaryDirectory() as data_dir, FakeTelegram(token) as bot_api:
         env = {
-            **os.environ,
             "HOTLINE_DATA_DIR": data_dir,
             "HOTLINE_TELEGRAM_BOT_TOKEN": token,
             "HOTLINE_TELEGRAM_SECRET_TOKEN": secret,
@@ -74,27 +63,10 @@ def main() -> None:
             "HOTLINE_RATE_LIMIT_SENDER": "100000/minute",
             "HOTLINE_RATE_LIMIT_CHANNEL": "1000000/minute",
         }
-        server = subprocess.Popen(
-            [
-                *(sys.executable, "-m", "uvicorn", "channels.app:create_app", "--factory"),
-                *("--port", str(port), "--log-level", "warning"),
-            ],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60)
-            deadline = time.monotonic() + 300
-            while time.monotonic() < deadline:
-                try:
-                    if client.get("/readyz").status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                time.sleep(0.5)
-            else:
-                raise SystemExit("the server did not become ready")
+        with (
+            hotline_server(env, timeout=300) as base,
+            httpx.Client(base_url=base, timeout=60) as client,
+        ):
 
             def rest(who: int, text: str) -> None:
                 body = {"channel": "bench", "sender": f"{run}-{who}", "text": text}
@@ -109,7 +81,7 @@ def main() -> None:
                 if keyword(text) in OPT_OUT | HELP:  # a bare CANCEL would opt the number out
                     text = f"{text} please"
                 form = twilio_sms_form(f"+1555{who + 2:07d}", text, sid)
-                url = f"http://127.0.0.1:{port}/webhooks/twilio/sms"
+                url = f"{base}/webhooks/twilio/sms"
                 headers = {"X-Twilio-Signature": twilio_signature(auth, url, form)}
                 client.post("/webhooks/twilio/sms", data=form, headers=headers).raise_for_status()
 
@@ -117,9 +89,6 @@ def main() -> None:
             measure("Telegram", args.turns, telegram)
             measure("SMS", args.turns, sms)
             print(f"Telegram replies sent to the fake Bot API: {len(bot_api.sent())}")
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
 
 
 if __name__ == "__main__":

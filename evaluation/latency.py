@@ -7,11 +7,7 @@ messages per second for each path. Targets (issue 2): p95 < 15 ms in process, < 
 from __future__ import annotations
 
 import argparse
-import os
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -22,6 +18,7 @@ import httpx
 from bot.contract import InboundMessage
 from bot.runtime import build_runtime
 from bot.settings import Settings
+from evaluation.server import hotline_server
 
 TURNS = [
     "when is my bin collected",
@@ -67,61 +64,30 @@ def in_process(data_dir: Path, turns: int) -> None:
     report("in process", samples, time.perf_counter() - started)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def over_rest(data_dir: Path, turns: int) -> None:
-    port = _free_port()
-    env = {**os.environ, "HOTLINE_DATA_DIR": str(data_dir)}
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "channels.app:create_app",
-            "--factory",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
-        env=env,
-    )
-    try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
-            deadline = time.time() + 300
-            while time.time() < deadline:
-                try:
-                    if client.get("/readyz").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                time.sleep(0.5)
-            run = uuid.uuid4().hex[:6]
-            for text in TURNS:
-                client.post(
-                    "/api/v1/messages",
-                    json={"channel": "bench", "sender": f"warm{run}", "text": text},
-                )
-            samples: list[float] = []
-            started = time.perf_counter()
-            for i in range(turns):
-                body = {
-                    "channel": "bench",
-                    "sender": f"r{run}{i // len(TURNS)}",
-                    "text": TURNS[i % len(TURNS)],
-                }
-                t0 = time.perf_counter()
-                response = client.post("/api/v1/messages", json=body)
-                samples.append((time.perf_counter() - t0) * 1000)
-                response.raise_for_status()
-            report("over REST", samples, time.perf_counter() - started)
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+    with (
+        hotline_server({"HOTLINE_DATA_DIR": str(data_dir)}, timeout=300) as url,
+        httpx.Client(base_url=url, timeout=30) as client,
+    ):
+        run = uuid.uuid4().hex[:6]
+        for text in TURNS:
+            client.post(
+                "/api/v1/messages",
+                json={"channel": "bench", "sender": f"warm{run}", "text": text},
+            )
+        samples: list[float] = []
+        started = time.perf_counter()
+        for i in range(turns):
+            body = {
+                "channel": "bench",
+                "sender": f"r{run}{i // len(TURNS)}",
+                "text": TURNS[i % len(TURNS)],
+            }
+            t0 = time.perf_counter()
+            response = client.post("/api/v1/messages", json=body)
+            samples.append((time.perf_counter() - t0) * 1000)
+            response.raise_for_status()
+        report("over REST", samples, time.perf_counter() - started)
 
 
 def main() -> None:

@@ -49,9 +49,10 @@ class Answerer:
             return []
         return self.search.search(u.text, u.vector, language=language, k=5)
 
-    def answer(self, u: Understanding, language: str) -> Answer:
+    def answer(self, u: Understanding, language: str, hits: list[Hit] | None = None) -> Answer:
+        """``hits`` when the caller already searched for this turn."""
         t = self.thresholds
-        hits = self.hits(u, language)
+        hits = self.hits(u, language) if hits is None else hits
         top = hits[0] if hits else None
         if (
             top

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -28,7 +29,7 @@ from channels.staff.auth import (
     ApiRequestWriter,
     ApiSignedIn,
 )
-from channels.staff.freshness import refresh_now
+from channels.staff.freshness import StatusAction, refresh_now, set_article_status
 from channels.staff.preview import MAX_QUESTION_CHARS, preview
 from knowledge.schema import ArticleData, ArticleView, RevisionView
 from knowledge.service import ArticleNotFound, SlugTaken
@@ -87,15 +88,22 @@ def _check_overlap(rt: Runtime, body: Save, article_id: int | None) -> None:
             raise HTTPException(422, {"overlaps": found})
 
 
-@router.post("/articles", response_model=ArticleView, status_code=201)
-def create_article(rt: RuntimeDep, staff: ApiKnowledgeWriter, body: Save) -> ArticleView:
-    _check_overlap(rt, body, None)
+def _saved(rt: Runtime, write: Callable[[], ArticleView]) -> ArticleView:
+    """Run an article write with the API's answers to its failures; search sees it at once."""
     try:
-        saved = rt.knowledge.create(body.article, staff.name)
+        saved = write()
+    except ArticleNotFound as exc:
+        raise HTTPException(404, str(exc)) from exc
     except SlugTaken as exc:
         raise HTTPException(409, str(exc)) from exc
     refresh_now(rt.search)
     return saved
+
+
+@router.post("/articles", response_model=ArticleView, status_code=201)
+def create_article(rt: RuntimeDep, staff: ApiKnowledgeWriter, body: Save) -> ArticleView:
+    _check_overlap(rt, body, None)
+    return _saved(rt, lambda: rt.knowledge.create(body.article, staff.name))
 
 
 @router.put("/articles/{article_id:int}", response_model=ArticleView)
@@ -104,12 +112,7 @@ def update_article(
 ) -> ArticleView:
     _article(rt, article_id)
     _check_overlap(rt, body, article_id)
-    try:
-        saved = rt.knowledge.update(article_id, body.article, staff.name, body.note)
-    except SlugTaken as exc:
-        raise HTTPException(409, str(exc)) from exc
-    refresh_now(rt.search)
-    return saved
+    return _saved(rt, lambda: rt.knowledge.update(article_id, body.article, staff.name, body.note))
 
 
 class Rollback(BaseModel):
@@ -120,32 +123,15 @@ class Rollback(BaseModel):
 def rollback(
     rt: RuntimeDep, staff: ApiKnowledgeWriter, article_id: int, body: Rollback
 ) -> ArticleView:
-    try:
-        saved = rt.knowledge.rollback(article_id, body.revision, staff.name)
-    except ArticleNotFound as exc:
-        raise HTTPException(404, str(exc)) from exc
-    except SlugTaken as exc:
-        raise HTTPException(409, str(exc)) from exc
-    refresh_now(rt.search)
-    return saved
+    return _saved(rt, lambda: rt.knowledge.rollback(article_id, body.revision, staff.name))
 
 
 @router.post("/articles/{article_id:int}/{action}", response_model=ArticleView)
 def change_article(
-    rt: RuntimeDep,
-    staff: ApiKnowledgeWriter,
-    article_id: int,
-    action: Literal["publish", "retire", "restore"],
+    rt: RuntimeDep, staff: ApiKnowledgeWriter, article_id: int, action: StatusAction
 ) -> ArticleView:
     _article(rt, article_id)
-    change = {
-        "publish": rt.knowledge.publish,
-        "retire": rt.knowledge.retire,
-        "restore": rt.knowledge.restore,
-    }[action]
-    saved = change(article_id, staff.name)
-    refresh_now(rt.search)
-    return saved
+    return set_article_status(rt, article_id, action, staff.name)
 
 
 @router.get("/articles/{article_id:int}/revisions", response_model=list[RevisionView])

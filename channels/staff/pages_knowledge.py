@@ -16,7 +16,7 @@ from channels.deps import RuntimeDep
 from channels.staff import transfer, unanswered
 from channels.staff.article_form import ArticleForm, Checked, check
 from channels.staff.auth import KnowledgeReader, KnowledgeWriter, Staff
-from channels.staff.freshness import refresh_now
+from channels.staff.freshness import StatusAction, refresh_now, set_article_status
 from channels.staff.preview import MAX_QUESTION_CHARS, preview
 from channels.staff.web import MAX_BODY_BYTES, NotFound, flash, page, redirect
 from knowledge.schema import ArticleData, ArticleView, normalise_question
@@ -202,16 +202,9 @@ def article_view(
     )
 
 
-def _status_change(rt: Runtime, staff: Staff, article_id: int, action: str) -> ArticleView:
+def _status_change(rt: Runtime, staff: Staff, article_id: int, action: StatusAction) -> ArticleView:
     _article(rt, article_id)
-    change = {
-        "publish": rt.knowledge.publish,
-        "retire": rt.knowledge.retire,
-        "restore": rt.knowledge.restore,
-    }[action]
-    article = change(article_id, staff.name)
-    refresh_now(rt.search)
-    return article
+    return set_article_status(rt, article_id, action, staff.name)
 
 
 @router.post("/staff/knowledge/{article_id:int}/publish")

@@ -31,7 +31,6 @@ import json
 import os
 import random
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -46,6 +45,7 @@ import httpx
 import yaml
 
 from evaluation.rasa_stories import strip_annotations
+from evaluation.server import free_port, stop_process
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
@@ -169,12 +169,6 @@ yaml.SafeDumper.add_representer(
 )
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def rss_mb(pid: int) -> float:
     """Resident memory of a process and its children, from /proc."""
     total = 0
@@ -239,18 +233,9 @@ def serve(command: list[str], url: str, log: Path, env: dict[str, str] | None = 
     try:
         wait_ready(url, process)
     except BaseException:
-        stop(process)
+        stop_process(process)
         raise
     return process
-
-
-def stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
 
 
 def run_rasa(python: Path, split: Split, work: Path) -> tuple[Measured, str, subprocess.Popen]:
@@ -395,14 +380,14 @@ def evaluate(python: Path, split: Split, work: Path) -> list[dict[str, Any]]:
         measured.rss_mb = rss_mb(process.pid)
         agreement = rasa_engine_agreement(url, texts, measured.predictions)
     finally:
-        stop(process)
+        stop_process(process)
     rows.append(_row(split, measured, gold, f"RasaEngine agrees on {agreement:.1%}"))
     measured, url, process = run_ours(split, work)
     try:
         measured.predictions, measured.latencies_ms = parse_all(url, texts, {OOS})
         measured.rss_mb = rss_mb(process.pid)
     finally:
-        stop(process)
+        stop_process(process)
     rows.append(_row(split, measured, gold, ""))
     return rows
 

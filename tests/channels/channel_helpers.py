@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -19,6 +18,7 @@ from pydantic import SecretStr
 from bot.runtime import Runtime
 from bot.settings import Settings
 from channels.app import create_app
+from evaluation.server import free_port
 
 TELEGRAM_TOKEN = "123456789:TEST-token-for-the-fake-bot-api"
 TELEGRAM_SECRET = "test-secret-token_0123456789"
@@ -41,12 +41,6 @@ def app_for(runtime: Runtime, **overrides: Any) -> FastAPI:
     """An app over the shared runtime whose settings carry ``overrides``."""
     settings = channel_settings(runtime, **overrides)
     return create_app(runtime=dataclasses.replace(runtime, settings=settings))
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @contextmanager

@@ -12,6 +12,7 @@ import shutil
 import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -31,14 +32,8 @@ from bot.runtime import Runtime
 from bot.storage.db import Database
 from bot.storage.models import Notice, OutboxMessage, ServiceRequest
 from channels.app import create_app
-from tests.bot.backoffice.support import (
-    file_requests,
-    free_port,
-    server_process,
-    stop_process,
-    wait_for,
-    wait_ready,
-)
+from evaluation.server import hotline_server
+from tests.bot.backoffice.support import file_requests, wait_for
 from tests.databases import NEEDS_POSTGRES, fresh_database_url
 
 API_KEY = "open311-test-key"
@@ -328,17 +323,12 @@ def servers(
     )
     with fresh_database_url(request.param, tmp) as db_url:
         env = server_env(runtime, data_dir, db_url)
-        processes, urls = [], []
-        try:
-            for i in range(1 if request.param == "sqlite" else 2):
-                port, log = free_port(), tmp / f"server-{i}.log"
-                processes.append(server_process(env, port, log))
-                urls.append(f"http://127.0.0.1:{port}")
-                wait_ready(urls[-1], processes[-1], log, timeout=180)
+        with ExitStack() as stack:
+            urls = [
+                stack.enter_context(hotline_server(env, log=tmp / f"server-{i}.log", timeout=180))
+                for i in range(1 if request.param == "sqlite" else 2)
+            ]
             yield Servers(urls, db_url)
-        finally:
-            for process in processes:
-                stop_process(process)
 
 
 def test_georeport_lists_files_and_reads_back(servers: Servers) -> None:

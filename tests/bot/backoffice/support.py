@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -23,15 +22,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import httpx
-
 from bot import service_requests
 from bot.backoffice import webhook
 from bot.storage.db import Database
 from bot.storage.models import ServiceRequest
+from evaluation.server import free_port
 
 ROOT = Path(__file__).resolve().parents[3]
-PYTHON = sys.executable
 HOTLINE = Path(sys.executable).with_name("hotline")  # the console script, as operators run it
 
 
@@ -58,12 +55,6 @@ def file_requests(db: Database, count: int, service_code: str = "pothole") -> li
             )
             ids.append(request.id)
     return ids
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass
@@ -229,47 +220,3 @@ def start_process(args: list[str], env: dict[str, str], log: Path) -> subprocess
 
 def dispatcher_process(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     return start_process([str(HOTLINE), "dispatch"], env, log)
-
-
-def server_process(env: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]:
-    args = [
-        PYTHON,
-        "-m",
-        "uvicorn",
-        "channels.app:create_app",
-        "--factory",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--log-level",
-        "warning",
-    ]
-    return start_process(args, env, log)
-
-
-def wait_ready(url: str, process: subprocess.Popen[bytes], log: Path, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"server exited early:\n{log.read_text()[-3000:]}")
-        try:
-            ready = httpx.get(f"{url}/readyz", timeout=2)
-        except httpx.TransportError:
-            ready = None
-        if ready is not None and ready.status_code == 200:
-            return
-        if ready is not None and ready.json().get("detail") != "starting up":
-            raise AssertionError(f"server failed to start:\n{log.read_text()[-3000:]}")
-        time.sleep(0.25)
-    raise AssertionError(f"server not ready in {timeout} s:\n{log.read_text()[-3000:]}")
-
-
-def stop_process(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)

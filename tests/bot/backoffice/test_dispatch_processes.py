@@ -10,15 +10,10 @@ from sqlalchemy import select
 
 from bot.storage.db import Database
 from bot.storage.models import OutboxMessage
+from evaluation.server import stop_process
 from tests.databases import NEEDS_POSTGRES
 
-from .support import (
-    FakeBackOffice,
-    dispatcher_process,
-    file_requests,
-    stop_process,
-    wait_for,
-)
+from .support import FakeBackOffice, dispatcher_process, file_requests, wait_for
 
 
 def worker_env(db_url: str, fake: FakeBackOffice) -> dict[str, str]:

@@ -20,8 +20,9 @@ from bot.runtime import Runtime
 from bot.storage.db import Database
 from bot.storage.models import OutboxMessage, ServiceRequest
 from channels.staff.pages_outbox import redact
-from tests.bot.backoffice.support import FakeBackOffice, file_requests, fresh_database_url
+from tests.bot.backoffice.support import FakeBackOffice, file_requests
 from tests.channels.staff.conftest import Console
+from tests.databases import fresh_database_url
 
 ONE_TRY = RetryPolicy(max_attempts=1, base_delay=0.01, max_delay=0.01)
 

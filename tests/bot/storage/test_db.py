@@ -6,6 +6,7 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
 from sqlalchemy import text
 
 from bot.storage.db import Database
@@ -72,3 +73,35 @@ def test_exclusive_lets_one_process_in_at_a_time_on_postgresql() -> None:
     for thread in threads:
         thread.join()
     assert overlaps == []
+
+
+@pytest.mark.timeout(120)
+def test_more_writers_than_pooled_connections_each_reading_on_the_side(tmp_path: Path) -> None:
+    """A turn reads articles through a second session while it holds the write lock; twenty
+    at once must not starve the pool (the writer would wait for a connection that threads
+    queueing for the lock hold)."""
+    db = Database(f"sqlite:///{tmp_path / 'pool.db'}")
+    with db.engine.begin() as connection:
+        connection.execute(text("CREATE TABLE counter (id INTEGER PRIMARY KEY, n INTEGER)"))
+        connection.execute(text("INSERT INTO counter VALUES (1, 0)"))
+    errors: list[Exception] = []
+
+    def turn() -> None:
+        try:
+            with db.transaction() as session:
+                session.execute(text("UPDATE counter SET n = n + 1"))
+                with db.sessions() as reader:  # as KnowledgeService.get does
+                    reader.execute(text("SELECT n FROM counter")).scalar_one()
+                time.sleep(0.005)
+        except Exception as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=turn) for _ in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    with db.sessions() as session:
+        assert session.execute(text("SELECT n FROM counter")).scalar_one() == 20

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -13,13 +14,31 @@ from bot.storage.db import Database
 from tests.databases import NEEDS_POSTGRES, POSTGRES_URL
 
 
-def test_concurrent_read_then_write_transactions_neither_fail_nor_lose_updates(
-    tmp_path: Path,
-) -> None:
-    db = Database(f"sqlite:///{tmp_path / 'counter.db'}")
+def in_threads(count: int, work: Callable[[int], None]) -> None:
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
+def counter_db(path: Path) -> Database:
+    db = Database(f"sqlite:///{path}")
     with db.engine.begin() as connection:
         connection.execute(text("CREATE TABLE counter (id INTEGER PRIMARY KEY, n INTEGER)"))
         connection.execute(text("INSERT INTO counter VALUES (1, 0)"))
+    return db
+
+
+def counted(db: Database) -> int:
+    with db.sessions() as session:
+        return session.execute(text("SELECT n FROM counter")).scalar_one()
+
+
+def test_concurrent_read_then_write_transactions_neither_fail_nor_lose_updates(
+    tmp_path: Path,
+) -> None:
+    db = counter_db(tmp_path / "counter.db")
     errors: list[Exception] = []
 
     def increment(times: int) -> None:
@@ -32,15 +51,10 @@ def test_concurrent_read_then_write_transactions_neither_fail_nor_lose_updates(
             except Exception as error:
                 errors.append(error)
 
-    threads = [threading.Thread(target=increment, args=(40,)) for _ in range(6)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    in_threads(6, lambda _: increment(40))
 
     assert errors == []
-    with db.sessions() as session:
-        assert session.execute(text("SELECT n FROM counter")).scalar_one() == 240
+    assert counted(db) == 240
 
 
 def test_a_read_does_not_take_the_write_lock(tmp_path: Path) -> None:
@@ -67,11 +81,7 @@ def test_exclusive_lets_one_process_in_at_a_time_on_postgresql() -> None:
             time.sleep(0.05)
             inside.remove(i)
 
-    threads = [threading.Thread(target=enter, args=(i,)) for i in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    in_threads(4, enter)
     assert overlaps == []
 
 
@@ -80,10 +90,7 @@ def test_more_writers_than_pooled_connections_each_reading_on_the_side(tmp_path:
     """A turn reads articles through a second session while it holds the write lock; twenty
     at once must not starve the pool (the writer would wait for a connection that threads
     queueing for the lock hold)."""
-    db = Database(f"sqlite:///{tmp_path / 'pool.db'}")
-    with db.engine.begin() as connection:
-        connection.execute(text("CREATE TABLE counter (id INTEGER PRIMARY KEY, n INTEGER)"))
-        connection.execute(text("INSERT INTO counter VALUES (1, 0)"))
+    db = counter_db(tmp_path / "pool.db")
     errors: list[Exception] = []
 
     def turn() -> None:
@@ -96,12 +103,7 @@ def test_more_writers_than_pooled_connections_each_reading_on_the_side(tmp_path:
         except Exception as error:
             errors.append(error)
 
-    threads = [threading.Thread(target=turn) for _ in range(20)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    in_threads(20, lambda _: turn())
 
     assert errors == []
-    with db.sessions() as session:
-        assert session.execute(text("SELECT n FROM counter")).scalar_one() == 20
+    assert counted(db) == 20

@@ -37,6 +37,17 @@ def channel_settings(runtime: Runtime, **overrides: Any) -> Settings:
     return runtime.settings.model_copy(update=values)
 
 
+def twilio_settings(runtime: Runtime, api_url: str) -> Settings:
+    """Settings with SMS configured against a fake of Twilio's REST API at ``api_url``."""
+    return channel_settings(
+        runtime,
+        twilio_account_sid=TWILIO_SID,
+        twilio_auth_token=TWILIO_TOKEN,
+        twilio_from_number=TWILIO_FROM,
+        twilio_api_url=api_url,
+    )
+
+
 def app_for(runtime: Runtime, **overrides: Any) -> FastAPI:
     """An app over the shared runtime whose settings carry ``overrides``."""
     settings = channel_settings(runtime, **overrides)

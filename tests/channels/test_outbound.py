@@ -33,6 +33,7 @@ from tests.channels.channel_helpers import (
     TWILIO_TOKEN,
     app_for,
     channel_settings,
+    twilio_settings,
 )
 from tests.databases import NEEDS_POSTGRES, fresh_database_url
 
@@ -135,13 +136,7 @@ def test_sms_notice_skips_a_stopped_number_and_records_refusals(runtime: Runtime
     ids = [notice_for(runtime, "sms", number) for number in (stopped, invalid, fine)]
     with FakeTwilio(TWILIO_SID, TWILIO_TOKEN) as twilio:
         twilio.refuse(invalid, 400, 21211, "The 'To' number is not a valid phone number.")
-        settings = channel_settings(
-            runtime,
-            twilio_account_sid=TWILIO_SID,
-            twilio_auth_token=TWILIO_TOKEN,
-            twilio_from_number=TWILIO_FROM,
-            twilio_api_url=twilio.url,
-        )
+        settings = twilio_settings(runtime, twilio.url)
         outcomes = deliver(runtime, build_senders(settings))
         assert [outcomes[i] for i in ids] == ["failed", "failed", "sent"]
         assert [m["To"] for m in twilio.messages] == [fine]
@@ -155,13 +150,7 @@ def test_phone_notices_go_out_by_sms_to_the_callers_number(runtime: Runtime) -> 
         session.merge(OptOut(channel="sms", address_key=runtime.hasher(stopped), keyword="STOP"))
     ids = [notice_for(runtime, "voice", address) for address in (stopped, fine, withheld)]
     with FakeTwilio(TWILIO_SID, TWILIO_TOKEN) as twilio:
-        settings = channel_settings(
-            runtime,
-            twilio_account_sid=TWILIO_SID,
-            twilio_auth_token=TWILIO_TOKEN,
-            twilio_from_number=TWILIO_FROM,
-            twilio_api_url=twilio.url,
-        )
+        settings = twilio_settings(runtime, twilio.url)
         outcomes = deliver(runtime, build_senders(settings))
         assert [outcomes[i] for i in ids] == ["failed", "sent", "failed"]
         [message] = [m for m in twilio.messages if m["To"] in (stopped, fine, withheld)]
@@ -177,13 +166,7 @@ def test_phone_notices_go_out_by_sms_to_the_callers_number(runtime: Runtime) -> 
 def test_wrong_credentials_are_a_refusal(runtime: Runtime) -> None:
     notice_id = notice_for(runtime, "sms", "+15550000004")
     with FakeTwilio(TWILIO_SID, "another-token") as twilio:
-        settings = channel_settings(
-            runtime,
-            twilio_account_sid=TWILIO_SID,
-            twilio_auth_token=TWILIO_TOKEN,
-            twilio_from_number=TWILIO_FROM,
-            twilio_api_url=twilio.url,
-        )
+        settings = twilio_settings(runtime, twilio.url)
         assert deliver(runtime, {"sms": SmsNoticeSender(settings)})[notice_id] == "failed"
         assert twilio.messages == []
 

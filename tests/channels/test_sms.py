@@ -25,7 +25,7 @@ from tests.channels.channel_helpers import (
     TWILIO_SID,
     TWILIO_TOKEN,
     app_for,
-    channel_settings,
+    twilio_settings,
 )
 
 URL = "http://testserver/webhooks/twilio/sms"
@@ -339,13 +339,7 @@ def test_status_notice_goes_out_through_twilio(client: TestClient, runtime: Runt
     reference = said(post(client, sender, "yes"))
     reference = reference[reference.index("REQ-") :][:15]
     with FakeTwilio(TWILIO_SID, TWILIO_TOKEN) as twilio:
-        settings = channel_settings(
-            runtime,
-            twilio_account_sid=TWILIO_SID,
-            twilio_auth_token=TWILIO_TOKEN,
-            twilio_from_number=TWILIO_FROM,
-            twilio_api_url=twilio.url,
-        )
+        settings = twilio_settings(runtime, twilio.url)
         with runtime.db.transaction() as session:
             request = service_requests.find(session, reference)
             assert request is not None

@@ -94,6 +94,15 @@ class Call:
             row = db.get(ChannelSession, (voice_twilio.CALL_STATE, key))
             return row.pending[0]["call"] if row is not None else {}
 
+    def answer_prompts(self, answers: dict[str, str], turns: int = 6) -> None:
+        """Say the answer whose key the current prompt contains, until none matches."""
+        for _ in range(turns):
+            prompt = self.state()["prompt_text"].lower()
+            said = next((a for asked, a in answers.items() if asked in prompt), None)
+            if said is None:
+                return
+            self.answer(said)
+
 
 def plays(call: Call, text: str) -> bool:
     """Whether the TwiML plays ``text`` (our synthesized audio, by its cache key)."""
@@ -185,12 +194,7 @@ def test_a_spoken_call_files_a_street_light_report_and_reads_the_reference(
         "how should we tell you": "no updates",
         "shall i send this report": "yes",
     }
-    for _ in range(6):
-        prompt = call.state()["prompt_text"].lower()
-        said = next((a for asked, a in answers.items() if asked in prompt), None)
-        if said is None:
-            break
-        call.answer(said)
+    call.answer_prompts(answers)
     assert call.twiml.find("Gather") is not None
     speech = call.state()["last_speech"]
     with runtime.db.sessions() as db:
@@ -221,12 +225,7 @@ def test_a_caller_who_wants_updates_here_gets_status_changes_by_sms(runtime: Run
             "shall i send this report": "yes",
             "by text message": "no",  # the reference by SMS: not this time
         }
-        for _ in range(6):
-            prompt = call.state()["prompt_text"].lower()
-            said = next((a for asked, a in answers.items() if asked in prompt), None)
-            if said is None:
-                break
-            call.answer(said)
+        call.answer_prompts(answers)
         with runtime.db.transaction() as db:
             request = db.scalar(
                 select(ServiceRequest).where(ServiceRequest.description == description)

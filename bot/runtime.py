@@ -98,14 +98,10 @@ def build_runtime(settings: Settings, *, clock: Callable[[], datetime] | None = 
     city = City.load()
     catalogue = Catalogue.load()
     data = load_training_data(*training_files(settings))
+    clock = clock or (lambda: datetime.now(UTC))
     zone = ZoneInfo(settings.timezone)
-    local_clock = clock or (lambda: datetime.now(UTC))
     extractor = EntityExtractor(
-        data,
-        city,
-        catalogue.codes,
-        timezone=settings.timezone,
-        now=lambda: local_clock().astimezone(zone).replace(tzinfo=None),
+        data, city, catalogue.codes, now=lambda: clock().astimezone(zone).replace(tzinfo=None)
     )
     # Instances started together on one database take turns: one migrates, seeds and trains,
     # the others find it done.
@@ -123,7 +119,6 @@ def build_runtime(settings: Settings, *, clock: Callable[[], datetime] | None = 
             settings.data_dir,
         )
     )
-    options = {"clock": clock} if clock else {}
     assistant = Assistant(
         db=db,
         interpreter=Interpreter(nlu, embedder),
@@ -134,7 +129,7 @@ def build_runtime(settings: Settings, *, clock: Callable[[], datetime] | None = 
         session_ttl=timedelta(minutes=settings.session_ttl_minutes),
         max_text_chars=settings.max_text_chars,
         languages=(settings.default_language,),
-        **options,
+        clock=clock,
     )
     return Runtime(
         settings, db, embedder, knowledge, search, nlu, city, catalogue, hasher, assistant

@@ -89,19 +89,16 @@ CONTACT_WORDS = {
     "none": "you don't need updates",
 }
 # On a call, "here" is a voice line we cannot message: updates go by text to the caller's number.
-PHONE_CONTACT = {"channel": ("Text me at this number", "we will text you at this number")}
+PHONE_CONTACT_CHOICES = {**CONTACT_CHOICES, "channel": "Text me at this number"}
+PHONE_CONTACT_WORDS = {**CONTACT_WORDS, "channel": "we will text you at this number"}
 
 
-def contact_choice(key: str, channel: str | None) -> str:
-    if channel == "voice" and key in PHONE_CONTACT:
-        return PHONE_CONTACT[key][0]
-    return CONTACT_CHOICES[key]
+def contact_choices(channel: str | None) -> dict[str, str]:
+    return PHONE_CONTACT_CHOICES if channel == "voice" else CONTACT_CHOICES
 
 
-def contact_words(key: str, channel: str | None) -> str:
-    if channel == "voice" and key in PHONE_CONTACT:
-        return PHONE_CONTACT[key][1]
-    return CONTACT_WORDS[key]
+def contact_words(channel: str | None) -> dict[str, str]:
+    return PHONE_CONTACT_WORDS if channel == "voice" else CONTACT_WORDS
 
 
 def spoken_reference(reference: str) -> str:

@@ -138,7 +138,7 @@ def domain_texts(runtime: Runtime) -> list[str]:
         texts += [service.name, *service.keywords]
         for spec in service.fields:
             texts += spec.choices
-    texts += [c.title for c in MENU] + list(replies.CONTACT_CHOICES.values())
+    texts += [c.title for c in MENU] + list(replies.contact_choices(CHANNEL).values())
     texts += list(CHANGEABLE.values()) + list(CALL_PHRASES)
     return sorted({" ".join(text.split()) for text in texts if text.strip()})
 

@@ -225,10 +225,8 @@ class ReportPolicy:
             return OutboundMessage(
                 text=replies.ASK_CONTACT,
                 choices=[
-                    Choice(
-                        title=replies.contact_choice(k, form.channel), payload=payload("contact", k)
-                    )
-                    for k in replies.CONTACT_CHOICES
+                    Choice(title=t, payload=payload("contact", k))
+                    for k, t in replies.contact_choices(form.channel).items()
                 ],
             )
         if form.contact == "phone" and not form.phone:
@@ -297,6 +295,6 @@ class ReportPolicy:
         ]
         if form.description:
             parts.append(f"Details: {form.description}.")
-        contact = replies.contact_words(form.contact or "channel", form.channel)
+        contact = replies.contact_words(form.channel)[form.contact or "channel"]
         parts.append(f"Updates: {contact}" + (f" on {form.phone}." if form.phone else "."))
         return " ".join(parts)

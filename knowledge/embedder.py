@@ -104,7 +104,7 @@ def _fingerprint(model_dir: str) -> str:
 
 @lru_cache(maxsize=4)
 def _load(model_dir: str, cache_dir: str) -> Embedder:
-    os.environ["HF_HUB_OFFLINE"] = "1"  # before sentence_transformers reads it: never the hub
+    os.environ["HF_HUB_OFFLINE"] = "1"  # inherited by the export child: never the hub
     target = Path(cache_dir) / f"minilm-{_fingerprint(model_dir)}.onnx"
     if not target.exists():
         # In a child process: PyTorch and transformers stay out of this one (300 MB resident,

@@ -31,8 +31,8 @@ def _check_pipeline(model_dir: str) -> None:
 
 
 def _export(model_dir: str, target: Path) -> None:
-    """Export with a private PyTorch instance: tracing leaves a model unfit for further use."""
-    import torch
+    """Trace the model, write the graph, and check it against the model's own vectors."""
+    import torch  # here, after main() has made the hub unreachable
     from sentence_transformers import SentenceTransformer
 
     _check_pipeline(model_dir)

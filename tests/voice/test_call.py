@@ -441,7 +441,7 @@ def test_a_silent_caller_is_prompted_twice_then_offered_a_person(
 def test_repeat_and_operator_work_in_the_middle_of_a_report(line: VoiceLine, phone_speech) -> None:
     session = line.session(caller_number(), f"CA{random.getrandbits(64):016x}")
     session.start()
-    asked = phone_turn(line, session, phone_speech, "i want to report a pothole")
+    asked = phone_turn(line, session, phone_speech, "there is a pothole")
     assert "where is the pothole" in asked.text.lower()
     again = phone_turn(line, session, phone_speech, "repeat")
     assert again.heard.startswith("repeat") and again.speech == asked.speech

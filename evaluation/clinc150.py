@@ -59,12 +59,12 @@ def main() -> None:
 
     raw = json.loads(args.data.read_text(encoding="utf-8"))
     embedder = load_embedder()
-    embedder.encode(["warm up"])
+    embedder.features(["warm up"])
     vectors: dict[str, np.ndarray] = {}
     seconds: dict[str, float] = {}
     for split in ("train", "oos_train", "val", "oos_val", "test", "oos_test"):
         started = time.perf_counter()
-        vectors[split] = embedder.encode([t for t, _ in raw[split]])
+        vectors[split] = embedder.features([t for t, _ in raw[split]])
         seconds[split] = time.perf_counter() - started
     print(
         f"encoded {sum(len(raw[s]) for s in vectors)} texts; train (15,000) took "
@@ -77,9 +77,10 @@ def main() -> None:
     test_vectors = np.vstack([vectors["test"], vectors["oos_test"]])
     test_gold = [y for _, y in test_rows]
 
-    configs = {"embeddings + LR": EngineConfig(tfidf=False)}
+    configs = {"sentence embedding + LR": EngineConfig(tfidf=False, layer_weight=0.0)}
     if not args.quick:
-        configs["embeddings + tf-idf word/char + LR (default)"] = EngineConfig()
+        configs["sentence emb. + tf-idf word/char + LR"] = EngineConfig(layer_weight=0.0)
+        configs["+ inner layers 4, 5 (default)"] = EngineConfig()
     header = (
         f"{'configuration':46} {'oos class':9} {'in-scope':>8} | {'thr F1':>6} {'in':>6} "
         f"{'oos':>6} | {'thr@75':>6} {'in':>6} {'oos':>6} | {'pt@75':>6} {'in':>6} {'oos':>6} "
@@ -98,9 +99,9 @@ def main() -> None:
             engine = EmbeddingEngine(embedder, None, replace(config))
             report = engine.train(
                 _data(rows),
-                vectors=train_vectors,
+                embedded=train_vectors,
                 validation=_data(val_rows),
-                validation_vectors=val_vectors,
+                validation_embedded=val_vectors,
             )
             encode_s = seconds["train"] + (seconds["oos_train"] if with_oos else 0.0)
             val_proba = engine.predict_proba([t for t, _ in val_rows], val_vectors)

@@ -109,10 +109,10 @@ def write_nlu(path: Path, examples: list[Example], extra: list[dict[str, Any]]) 
 
 def _predict(engine: Any, embedder: Any, held_out: list[Example]) -> list[Prediction]:
     texts = [strip_annotations(e.text)[0] for e in held_out]
-    vectors = embedder.encode(texts)
+    embedded = embedder.features(texts)
     predictions = []
-    for example, text, vector in zip(held_out, texts, vectors, strict=True):
-        result = engine.parse(text, vector)
+    for example, text, row in zip(held_out, texts, embedded, strict=True):
+        result = engine.parse(text, row)
         ranking = list(getattr(result, "ranking", []) or [])
         top, score = ranking[0] if ranking else (result.intent or OOS, result.confidence)
         intent = result.intent if result.intent else OOS

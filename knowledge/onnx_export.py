@@ -12,10 +12,11 @@ import sys
 import tempfile
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from knowledge.embedder import MAX_SEQ_LENGTH, Embedder
+from knowledge.embedder import FEATURE_LAYERS, MAX_SEQ_LENGTH, Embedder
 
 PROBE_TEXTS = ("yes", "there is a pothole on Elm Street that burst my tyre", "bin day?")
 EXPORT_TOLERANCE = 1e-4
@@ -28,6 +29,29 @@ def _check_pipeline(model_dir: str) -> None:
     pooling = json.loads((Path(model_dir) / "1_Pooling" / "config.json").read_text())
     if kinds != ["Transformer", "Pooling", "Normalize"] or not pooling["pooling_mode_mean_tokens"]:
         raise ValueError(f"{model_dir}: expected Transformer, mean Pooling, Normalize; got {kinds}")
+    layers = json.loads((Path(model_dir) / "config.json").read_text())["num_hidden_layers"]
+    if layers <= max(FEATURE_LAYERS):
+        raise ValueError(f"{model_dir}: {layers} layers, the features need {FEATURE_LAYERS}")
+
+
+def _expected(model: Any, texts: list[str]) -> np.ndarray:
+    """The features computed the plain way: sentence-transformers' own sentence vectors and
+    transformers' own hidden states, mean-pooled over each text on its own (no padding)."""
+    import torch
+
+    sentence = model.encode(texts, normalize_embeddings=True, convert_to_numpy=True)
+    rows = []
+    for text, vector in zip(texts, sentence, strict=True):
+        tokens = model.tokenizer(
+            [text], truncation=True, max_length=MAX_SEQ_LENGTH, return_tensors="pt"
+        )
+        with torch.inference_mode():
+            hidden = model[0].auto_model(**tokens, output_hidden_states=True).hidden_states
+        layers = [
+            torch.nn.functional.normalize(hidden[k][0].mean(0), dim=0) for k in FEATURE_LAYERS
+        ]
+        rows.append(np.concatenate([vector, *[layer.numpy() for layer in layers]]))
+    return np.stack(rows)
 
 
 def _export(model_dir: str, target: Path) -> None:
@@ -39,7 +63,7 @@ def _export(model_dir: str, target: Path) -> None:
     model = SentenceTransformer(model_dir, device="cpu")
     model.max_seq_length = MAX_SEQ_LENGTH
     model.eval()
-    expected = model.encode(list(PROBE_TEXTS), normalize_embeddings=True, convert_to_numpy=True)
+    expected = _expected(model, list(PROBE_TEXTS))
     encoder = model[0].auto_model
 
     class Pooled(torch.nn.Module):
@@ -52,10 +76,12 @@ def _export(model_dir: str, target: Path) -> None:
                 input_ids=input_ids,
                 attention_mask=attention_mask,
                 token_type_ids=torch.zeros_like(input_ids),
-            ).last_hidden_state
-            weights = attention_mask.unsqueeze(-1).to(hidden.dtype)
-            mean = (hidden * weights).sum(1) / weights.sum(1).clamp(min=1e-9)
-            return torch.nn.functional.normalize(mean, dim=1)
+                output_hidden_states=True,
+            ).hidden_states
+            weights = attention_mask.unsqueeze(-1).to(hidden[-1].dtype)
+            count = weights.sum(1).clamp(min=1e-9)
+            means = [(hidden[k] * weights).sum(1) / count for k in (-1, *FEATURE_LAYERS)]
+            return torch.cat([torch.nn.functional.normalize(m, dim=1) for m in means], dim=1)
 
     sample = model.tokenizer(["hello there, how are you"], return_tensors="pt")
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -68,16 +94,16 @@ def _export(model_dir: str, target: Path) -> None:
                 (sample["input_ids"], sample["attention_mask"]),
                 str(staged),
                 input_names=["input_ids", "attention_mask"],
-                output_names=["embedding"],
+                output_names=["features"],
                 dynamic_axes={
                     "input_ids": {0: "batch", 1: "tokens"},
                     "attention_mask": {0: "batch", 1: "tokens"},
-                    "embedding": {0: "batch"},
+                    "features": {0: "batch"},
                 },
                 opset_version=17,
                 dynamo=False,
             )
-        got = Embedder(model_dir, staged).encode(PROBE_TEXTS)
+        got = Embedder(model_dir, staged).features(PROBE_TEXTS)
         error = float(np.abs(got - expected).max())
         if error > EXPORT_TOLERANCE:
             raise RuntimeError(f"ONNX export of {model_dir} differs from PyTorch by {error:.2e}")

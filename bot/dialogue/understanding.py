@@ -97,14 +97,14 @@ class Interpreter:
         return prepared or self.parse(text, message.location)
 
     def parse(self, text: str, location: Location | None = None) -> Understanding:
-        vector = self.embedder.encode_one(text)
-        result: ParseResult = self.nlu.parse(text, vector)
+        embedded = self.embedder.features_one(text)
+        result: ParseResult = self.nlu.parse(text, embedded)
         return Understanding(
             intent=result.intent,
             confidence=result.confidence,
             text=text,
             entities=list(result.entities),
-            vector=vector,
+            vector=embedded[: self.embedder.dim],  # the sentence vector, for retrieval
             location=location,
             ranking=list(result.ranking),
         )

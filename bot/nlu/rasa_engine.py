@@ -55,7 +55,7 @@ class RasaEngine:
     def load(self, directory: Path) -> None:
         """The configured URL wins over a saved one; the file only says what was used."""
 
-    def parse(self, text: str, vector: np.ndarray | None = None) -> ParseResult:
+    def parse(self, text: str, embedded: np.ndarray | None = None) -> ParseResult:
         ours = self.extractor.extract(text) if self.extractor else []
         try:
             response = self.client.post("/model/parse", json={"text": text})

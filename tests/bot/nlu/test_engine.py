@@ -238,8 +238,15 @@ def test_block_weights_are_folded_into_the_fitted_weights(
 
 def test_sentence_vectors_alone_are_refused(embedder: Embedder) -> None:
     texts, labels = ["light out", "hole in road", "lamp dark"], ["light", "road", "light"]
+    data = TrainingData(examples=[Example(t, y) for t, y in zip(texts, labels, strict=True)])
+    engine = EmbeddingEngine(embedder, None)
     with pytest.raises(ValueError, match=r"Embedder\.features"):
-        _Model.fit(EngineConfig(), texts, embedder.encode(texts)[:, :100], labels)
+        engine.train(data, embedded=embedder.encode(texts))  # 384 wide: the sentence vector
+    with pytest.raises(ValueError, match=r"Embedder\.features"):
+        engine.train(data, embedded=embedder.features(texts)[:2])  # a row short
+    engine.train(data)
+    with pytest.raises(ValueError, match=r"Embedder\.features"):
+        engine.parse("light out", embedder.encode_one("light out"))
 
 
 def test_tiny_and_odd_training_sets(embedder: Embedder) -> None:

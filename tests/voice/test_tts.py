@@ -105,6 +105,16 @@ def test_concurrent_synthesis_matches_one_at_a_time() -> None:
     assert min(abs(a - b) for a in alone for b in alone if a != b) > 0.3
 
 
+def test_no_render_comes_back_empty_under_concurrent_use() -> None:
+    # pyttsx3's runAndWait could cancel the utterance it had just queued, leaving an empty
+    # file: about 2 % of renders when several threads share the engine.
+    synthesizer = Synthesizer()
+    jobs = [("yes", 120), ("hello", 140), ("Sorry, I didn't hear anything.", 175)] * 100
+    with ThreadPoolExecutor(3) as pool:
+        durations = list(pool.map(lambda job: seconds(*synthesizer.synthesize(*job)), jobs))
+    assert min(durations) > 0.3
+
+
 def test_unknown_voice_rate_or_empty_prompt_is_refused() -> None:
     with pytest.raises(VoiceConfigError, match="no voice 'klingon'"):
         Synthesizer("klingon")

@@ -162,7 +162,9 @@ def test_notice_appears_on_the_page(page: Page, server: str, runtime: Runtime) -
 
     from bot.storage.models import ServiceRequest
 
-    page.goto(f"{server}/chat")
+    # The page asks for notices as it loads: let that ask finish first, or it can take the
+    # notice delivered below and the reloaded page would find none.
+    page.goto(f"{server}/chat", wait_until="networkidle")
     sender = page.evaluate("localStorage.getItem('hotline.sender')")
     assert sender and sender.startswith("web-")
     with runtime.db.transaction() as session:

@@ -22,7 +22,7 @@ from bot.identity import Hasher, load_or_create_secret
 from bot.nlu import build_engine
 from bot.nlu.engine import NLUEngine
 from bot.nlu.entities import EntityExtractor
-from bot.nlu.training_data import TrainingData, load_training_data
+from bot.nlu.training_data import TrainingData, load_training_data, nlu_files
 from bot.settings import Settings
 from bot.storage.db import Database
 from knowledge.demo import seed_demo
@@ -54,10 +54,8 @@ def training_files(settings: Settings) -> list[Path]:
 
 def _fingerprint(engine: str, paths: list[Path]) -> str:
     digest = hashlib.sha256(engine.encode())
-    for path in paths:
-        files = sorted(path.rglob("*.yml")) if path.is_dir() else [path]
-        for file in files:
-            digest.update(file.read_bytes())
+    for file in nlu_files(paths):
+        digest.update(file.read_bytes())
     return digest.hexdigest()
 
 

@@ -1,12 +1,13 @@
 """`hotline evaluate nlu`: k-fold cross-validation of the understanding engine on its data.
 
-The NLU files (Rasa YAML) are split by example, stratified per intent; each fold is written
-back as Rasa YAML with every synonym, regex and lookup table, loaded with our own loader and
-trained with the configured engine, exactly as `hotline train` does; the held-out examples
-(entity markup removed) are parsed. Intents with fewer examples than folds stay in training
-and are not scored.
+The NLU files (Rasa YAML, ``.yml`` or ``.yaml``) are read with our own loader, exactly as
+`hotline train` reads them, and split by example, stratified per intent; each fold keeps every
+synonym, regex and lookup table and is trained with the configured engine; the held-out
+examples (entity markup removed) are parsed. Intents with fewer examples than folds stay in
+training and are not scored.
 
-Reports accuracy, macro F1, per-intent precision/recall/F1, out-of-scope precision and recall
+Reports accuracy, macro F1, per-intent precision/recall/F1, per-entity precision/recall/F1
+(an entity counts when kind, role, group and span match), out-of-scope precision and recall
 (gold: the ``out_of_scope`` intent; predicted: that intent or no intent), and the confidence
 threshold that reaches a target out-of-scope recall, with the in-scope accuracy it leaves.
 """
@@ -14,27 +15,21 @@ threshold that reaches a target out-of-scope recall, with the in-scope accuracy 
 from __future__ import annotations
 
 import random
-import tempfile
 import time
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
+from bot.nlu.training_data import Example
 from evaluation import report_pages
-from evaluation.rasa_stories import strip_annotations
 
 OOS = "out_of_scope"
 SEED = 7
 
-
-@dataclass(frozen=True)
-class Example:
-    text: str  # as written, with entity markup
-    intent: str
+Span = tuple[str, str | None, str | None, int, int]  # entity, role, group, start, end
 
 
 @dataclass(frozen=True)
@@ -44,31 +39,8 @@ class Prediction:
     intent: str  # the engine's answer, OOS when it gives none
     top: str  # best-ranked intent before any out-of-scope decision
     confidence: float
-
-
-def _files(paths: list[Path]) -> list[Path]:
-    out: list[Path] = []
-    for path in paths:
-        out += sorted(p for p in path.rglob("*.yml")) if path.is_dir() else [path]
-    return out
-
-
-def read_nlu(paths: list[Path]) -> tuple[list[Example], list[dict[str, Any]]]:
-    """Examples per intent, and the other items (synonyms, regexes, lookups) as they are."""
-    examples: list[Example] = []
-    extra: list[dict[str, Any]] = []
-    for file in _files(paths):
-        raw = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
-        for item in raw.get("nlu") or []:
-            block = item.get("examples") or ""
-            lines = [ln.strip()[2:] for ln in str(block).splitlines() if ln.strip()[:2] == "- "]
-            if "intent" in item:
-                examples += [Example(line, str(item["intent"])) for line in lines]
-            else:
-                extra.append(item)
-    if not examples:
-        raise ValueError(f"no NLU examples in {', '.join(map(str, paths))}")
-    return examples, extra
+    gold_entities: tuple[Span, ...] = ()
+    entities: tuple[Span, ...] = ()
 
 
 def folds_of(examples: list[Example], k: int) -> list[list[Example]]:
@@ -88,36 +60,32 @@ def folds_of(examples: list[Example], k: int) -> list[list[Example]]:
     return folds
 
 
-def write_nlu(path: Path, examples: list[Example], extra: list[dict[str, Any]]) -> None:
-    by_intent: dict[str, list[str]] = defaultdict(list)
-    for example in examples:
-        by_intent[example.intent].append(example.text)
-    items: list[dict[str, Any]] = [
-        {"intent": intent, "examples": "".join(f"- {t}\n" for t in texts)}
-        for intent, texts in by_intent.items()
-    ]
-    path.write_text(
-        yaml.safe_dump(
-            {"version": "3.1", "nlu": items + extra},
-            sort_keys=False,
-            allow_unicode=True,
-            width=10**6,
-        ),
-        encoding="utf-8",
-    )
-
-
 def _predict(engine: Any, embedder: Any, held_out: list[Example]) -> list[Prediction]:
-    texts = [strip_annotations(e.text)[0] for e in held_out]
+    texts = [e.text for e in held_out]
     embedded = embedder.features(texts)
     predictions = []
-    for example, text, row in zip(held_out, texts, embedded, strict=True):
-        result = engine.parse(text, row)
+    for example, row in zip(held_out, embedded, strict=True):
+        result = engine.parse(example.text, row)
         ranking = list(getattr(result, "ranking", []) or [])
         top, score = ranking[0] if ranking else (result.intent or OOS, result.confidence)
         intent = result.intent if result.intent else OOS
-        predictions.append(Prediction(text, example.intent, intent, top, float(score)))
+        gold = tuple((a.entity, a.role, a.group, a.start, a.end) for a in example.entities)
+        names = {g[0] for g in gold} | learned_names(engine)
+        got = tuple(
+            (e.entity, e.role, e.group, e.start, e.end)
+            for e in result.entities
+            if e.entity in names
+        )
+        predictions.append(
+            Prediction(example.text, example.intent, intent, top, float(score), gold, got)
+        )
     return predictions
+
+
+def learned_names(engine: Any) -> set[str]:
+    """The entities an engine learned; rule entities no example annotates are not scored."""
+    tagger = getattr(engine, "tagger", None)
+    return set(tagger.entities) if tagger is not None else set()
 
 
 def cross_validate(
@@ -138,27 +106,59 @@ def cross_validate(
             "the rasa engine is trained by Rasa, not here: cross-validate it with "
             "`rasa test nlu --cross-validation`, or compare with evaluation/rasa_side_by_side"
         )
-    load_training_data(*paths)  # malformed data: our loader's message, with file and line
-    examples, extra = read_nlu(paths)
-    parts = folds_of(examples, folds)
-    scored = {e for part in parts for e in part}
-    always = [e for e in examples if e not in scored]
+    data = load_training_data(*paths)  # malformed data: our loader's message, file and line
+    if not data.examples:
+        raise ValueError(f"no NLU examples in {', '.join(map(str, paths))}")
+    parts = folds_of(list(data.examples), folds)
+    scored = {id(e) for part in parts for e in part}
+    always = [e for e in data.examples if id(e) not in scored]
     embedder = load_embedder()
     city, codes = City.load(), Catalogue.load().codes
     predictions: list[Prediction] = []
     seconds = 0.0
-    with tempfile.TemporaryDirectory(prefix="hotline-kfold-") as tmp:
-        for number, held_out in enumerate(parts):
-            train = always + [e for i, p in enumerate(parts) if i != number for e in p]
-            path = Path(tmp) / f"fold{number}.yml"
-            write_nlu(path, train, extra)
-            data = load_training_data(path)
-            engine = build_engine(engine_name, embedder, EntityExtractor(data, city, codes))
-            started = time.perf_counter()
-            engine.train(data)
-            seconds += time.perf_counter() - started
-            predictions += _predict(engine, embedder, held_out)
+    for number, held_out in enumerate(parts):
+        train = always + [e for i, p in enumerate(parts) if i != number for e in p]
+        fold = replace(data, examples=train)
+        engine = build_engine(engine_name, embedder, EntityExtractor(fold, city, codes))
+        started = time.perf_counter()
+        engine.train(fold)
+        seconds += time.perf_counter() - started
+        predictions += _predict(engine, embedder, held_out)
     return predictions, seconds / folds
+
+
+def entity_scores(predictions: list[Prediction]) -> dict[str, dict[str, float]]:
+    """Per entity (with its role): an entity counts when its kind, role, group and span all
+    match the annotation, as Rasa's own evaluation counts them (values are normalised after)."""
+    counts: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])  # tp, predicted, gold
+    for p in predictions:
+        gold, got = set(p.gold_entities), set(p.entities)
+        for span in got:
+            counts[_entity_label(span)][1] += 1
+            if span in gold:
+                counts[_entity_label(span)][0] += 1
+        for span in gold:
+            counts[_entity_label(span)][2] += 1
+    return {name: _prf(*c) for name, c in sorted(counts.items())}
+
+
+def _entity_label(span: Span) -> str:
+    entity, role, group = span[:3]
+    return entity + (f"#{role}" if role else "") + (f"@{group}" if group else "")
+
+
+def _prf(tp: int, predicted: int, gold: int) -> dict[str, float]:
+    precision = tp / predicted if predicted else 0.0
+    recall = tp / gold if gold else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {"precision": precision, "recall": recall, "f1": f1, "support": gold}
+
+
+def micro_entity_f1(predictions: list[Prediction]) -> dict[str, float]:
+    tp = sum(len(set(p.gold_entities) & set(p.entities)) for p in predictions)
+    predicted = sum(len(set(p.entities)) for p in predictions)
+    gold = sum(len(set(p.gold_entities)) for p in predictions)
+    return _prf(tp, predicted, gold)
 
 
 def threshold_for(predictions: list[Prediction], target_recall: float) -> dict[str, float]:
@@ -196,6 +196,8 @@ def metrics(predictions: list[Prediction], target_recall: float) -> dict[str, An
         "accuracy": sum(g == p for g, p in zip(gold, got, strict=True)) / len(gold),
         "macro_f1": float(f1_score(gold, got, labels=labels, average="macro", zero_division=0)),
         "per_intent": per_intent,
+        "entities": entity_scores(predictions),
+        "entities_micro": micro_entity_f1(predictions),
     }
     if OOS in per_intent:
         summary["out_of_scope"] = {
@@ -345,6 +347,14 @@ def run(
                 ],
             },
             {
+                "title": "Per entity",
+                "columns": ["entity", "precision", "recall", "F1", "support"],
+                "rows": [
+                    [name, m["precision"], m["recall"], m["f1"], m["support"]]
+                    for name, m in summary["entities"].items()
+                ],
+            },
+            {
                 "title": "Misclassified examples",
                 "columns": ["text", "true", "predicted", "confidence"],
                 "rows": [
@@ -373,6 +383,13 @@ def describe(summary: dict[str, Any]) -> str:
                 f"(recall {oos['oos_recall']:.3f}, in-scope accuracy "
                 f"{oos['in_scope_accuracy']:.3f})"
             )
+    micro = summary["entities_micro"]
+    if micro["support"]:
+        lines.append(
+            f"entities: precision {micro['precision']:.3f}, recall {micro['recall']:.3f}, "
+            f"F1 {micro['f1']:.3f} over {micro['support']} annotations; "
+            + ", ".join(f"{n} F1 {m['f1']:.2f}" for n, m in summary["entities"].items())
+        )
     worst = sorted(summary["per_intent"].items(), key=lambda kv: kv[1]["f1"])[:3]
     lines.append("weakest intents: " + ", ".join(f"{i} F1 {m['f1']:.2f}" for i, m in worst))
     return "\n".join(lines)

@@ -35,12 +35,13 @@ from sklearn.model_selection import StratifiedKFold, train_test_split
 from threadpoolctl import threadpool_limits
 
 from bot.nlu.engine import OUT_OF_SCOPE, ParseResult, TrainReport
-from bot.nlu.entities import EntityExtractor
+from bot.nlu.entities import RULE_ENTITIES, Entity, EntityExtractor, resolve
+from bot.nlu.entity_tagger import EntityTagger
 from bot.nlu.language import detect_language
 from bot.nlu.training_data import TrainingData
 from knowledge.embedder import FEATURE_LAYERS, Embedder
 
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 SEED = 13
 RANKING_SIZE = 10
 THRESHOLD_GRID = np.round(np.arange(0.0, 0.96, 0.01), 2)
@@ -305,6 +306,7 @@ class EmbeddingEngine:
         self.extractor = extractor
         self.config = config or EngineConfig()
         self.model: _Model | None = None
+        self.tagger = EntityTagger()
         self.threshold = 0.0
         self.metrics: dict[str, Any] = {}
 
@@ -354,6 +356,7 @@ class EmbeddingEngine:
         started = time.perf_counter()
         if not data.examples:
             raise ValueError("no training examples")
+        self.tagger.train(data, skip=RULE_ENTITIES)
         texts = [e.text for e in data.examples]
         labels = [e.intent for e in data.examples]
         embedded = self._embedded(texts, embedded)
@@ -454,6 +457,7 @@ class EmbeddingEngine:
             bias=self.model.bias,
         )
         joblib.dump(self.model.features.vectorizers, directory / "vectorizers.joblib")
+        self.tagger.save(directory)
         meta = {
             "format": FORMAT_VERSION,
             "engine": self.name,
@@ -486,6 +490,7 @@ class EmbeddingEngine:
         )
         self.threshold = float(meta["threshold"])
         self.metrics = dict(meta.get("metrics") or {})
+        self.tagger.load(directory)
 
     # ---- parsing -----------------------------------------------------------------------------
     def predict_proba(self, texts: list[str], embedded: np.ndarray | None = None) -> np.ndarray:
@@ -494,10 +499,15 @@ class EmbeddingEngine:
             raise RuntimeError("the engine is not trained or loaded")
         return self.model.proba(texts, self._embedded(texts, embedded))
 
+    def entities(self, text: str) -> list[Entity]:
+        """The city's rule entities and the learned ones; on overlap the longer span wins."""
+        ruled = self.extractor.extract(text) if self.extractor else []
+        return resolve([*ruled, *self.tagger.extract(text)])
+
     def parse(self, text: str, embedded: np.ndarray | None = None) -> ParseResult:
         if self.model is None:
             raise RuntimeError("the engine is not trained or loaded")
-        entities = self.extractor.extract(text) if self.extractor else []
+        entities = self.entities(text)
         if not text or not text.strip():
             return ParseResult(text, OUT_OF_SCOPE, 0.0, [], entities)
         proba = self.model.proba([text], self._embedded([text], embedded))[0]

@@ -18,7 +18,8 @@ Entities produced (``Entity.entity``), each with a normalised ``value``:
 - ``phone``: E.164, by ``phonenumbers`` (region US).
 - ``reference``: ``REQ-YYYY-NNNNNN`` from typed ("req 2026 000123", "REQ2026000123") or
   spoken ("R E Q two zero two six ...") forms.
-- any other regex of the data, and each lookup table (e.g. ``language``), by its name.
+- any other regex of the data, and each lookup table (e.g. ``language``), by its name, when
+  the examples annotate that entity (as Rasa's RegexEntityExtractor does).
 """
 
 from __future__ import annotations
@@ -43,6 +44,8 @@ class Entity:
     start: int
     end: int
     extractor: str
+    role: str | None = None
+    group: str | None = None
 
 
 # Ties in length go to the more specific kind.
@@ -56,6 +59,7 @@ PRIORITY = {
     "service_type": 4,
     "district": 3,
 }
+RULE_ENTITIES = frozenset(PRIORITY)  # what the city's own rules find; never learned
 _TOKEN = re.compile(r"\w+(?:['’]\w+)*|&")
 _HOUSE = re.compile(r"^\d{1,5}[a-z]?$", re.I)
 LOCATION_WORDS = frozenset({"on", "at", "near", "along", "off", "outside", "by", "in", "opposite"})
@@ -225,7 +229,12 @@ class EntityExtractor:
         self._cores: dict[tuple[str, ...], Street] = {}
         self._build_services(data, _service_names(service_codes))
         self._build_gazetteer(city)
+        # As Rasa's RegexEntityExtractor: a table extracts only an entity the examples annotate;
+        # any other table is a feature of the learned tagger, never an entity of its own.
+        annotated = {a.entity for e in data.examples for a in e.entities}
         for name, items in data.lookups.items():
+            if name not in annotated:
+                continue
             for item in items:
                 value = self._synonyms.get(item.lower(), item)
                 self._add(_phrase(item), _Entry(name, value, "lookup"))
@@ -233,7 +242,7 @@ class EntityExtractor:
         self._regexes = [
             (name, re.compile(p, re.I))
             for name, patterns in data.regexes.items()
-            if name not in ("phone", "reference")  # found by phonenumbers / our own rules
+            if name in annotated and name not in ("phone", "reference")  # our own rules
             for p in patterns
         ]
         self._reference_regexes = [re.compile(p, re.I) for p in data.regexes.get("reference", [])]
@@ -292,7 +301,7 @@ class EntityExtractor:
             found += self._phones(text, found)
         if _DATE_HINT.search(text):
             found += self._dates(text)
-        return _resolve(found)
+        return resolve(found)
 
     def _gazetteer(self, text: str, tokens: list[tuple[int, int, str]]) -> Iterator[Entity]:
         words = [t[2] for t in tokens]
@@ -633,7 +642,8 @@ def _reference_value(raw: str, *, padded: bool) -> str | None:
     return None
 
 
-def _resolve(found: list[Entity]) -> list[Entity]:
+def resolve(found: list[Entity]) -> list[Entity]:
+    """Where two entities overlap, the longer (then the more specific) wins."""
     found.sort(key=lambda e: (-(e.end - e.start), -PRIORITY.get(e.entity, 0), e.start))
     chosen: list[Entity] = []
     for entity in found:

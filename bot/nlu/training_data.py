@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +61,8 @@ class EntityAnnotation:
     start: int
     end: int
     text: str
+    role: str | None = None
+    group: str | None = None
 
 
 @dataclass(frozen=True)
@@ -120,8 +122,10 @@ def parse_example(text: str, intent: str) -> Example:
         plain.append(before)
         length += len(before)
         surface = match.group("text")
-        entity, value = _annotation(match, surface)
-        entities.append(EntityAnnotation(entity, value, length, length + len(surface), surface))
+        entity, value, role, group = _annotation(match, surface)
+        entities.append(
+            EntityAnnotation(entity, value, length, length + len(surface), surface, role, group)
+        )
         plain.append(surface)
         length += len(surface)
         cursor = match.end()
@@ -135,14 +139,13 @@ def parse_example(text: str, intent: str) -> Example:
         raise ValueError("empty example")
     shift = len(joined) - len(joined.lstrip())
     if shift:
-        entities = [
-            EntityAnnotation(e.entity, e.value, e.start - shift, e.end - shift, e.text)
-            for e in entities
-        ]
+        entities = [replace(e, start=e.start - shift, end=e.end - shift) for e in entities]
     return Example(stripped, intent, tuple(entities))
 
 
-def _annotation(match: re.Match[str], surface: str) -> tuple[str, str]:
+def _annotation(match: re.Match[str], surface: str) -> tuple[str, str, str | None, str | None]:
+    """Entity, value, role and group of one annotation (roles and groups: the JSON form)."""
+    role = group = None
     if match.group("json") is not None:
         try:
             spec: Any = json.loads(match.group("json"))
@@ -151,6 +154,7 @@ def _annotation(match: re.Match[str], surface: str) -> tuple[str, str]:
         if not isinstance(spec, dict) or not spec.get("entity"):
             raise ValueError(f"entity annotation {match.group(0)!r} needs an 'entity'")
         entity, value = str(spec["entity"]).strip(), str(spec.get("value", surface)).strip()
+        role, group = (str(spec.get(k) or "").strip() or None for k in ("role", "group"))
     else:
         name, _, value = (match.group("paren") or "").partition(":")
         entity, value = name.strip(), value.strip() or surface
@@ -158,7 +162,7 @@ def _annotation(match: re.Match[str], surface: str) -> tuple[str, str]:
         raise ValueError(f"entity annotation {match.group(0)!r} has no usable entity name")
     if not surface.strip():
         raise ValueError(f"entity annotation {match.group(0)!r} annotates no text")
-    return entity, value or surface
+    return entity, value or surface, role, group
 
 
 def _check_unbalanced(piece: str, example: str) -> None:
@@ -322,7 +326,8 @@ def _load_block(block: Node, path: Path, data: TrainingData) -> None:
             data.lookups.setdefault(name, []).append(text)
 
 
-def _files(paths: Iterable[Path]) -> list[Path]:
+def nlu_files(paths: Iterable[Path]) -> list[Path]:
+    """Every NLU file under the given files and folders, in a stable order."""
     files: list[Path] = []
     for path in map(Path, paths):
         if path.is_dir():
@@ -341,7 +346,7 @@ def load_training_data(*paths: Path, ignore_other_keys: bool = False) -> Trainin
     ``value``; an explicit synonym block wins over it.
     """
     data = TrainingData()
-    for file in _files(paths):
+    for file in nlu_files(paths):
         data = data.merge(_load_file(file, ignore_other_keys))
     for example in data.examples:
         for entity in example.entities:

@@ -109,6 +109,31 @@ def test_cross_validation_writes_summary_plots_and_page(tmp_path: Path) -> None:
             assert image.size[0] > 300
         assert f'src="{png}"' in (out / "index.html").read_text()
     assert "recall >= 0.80 needs threshold" in nlu_eval.describe(summary)
+    # Annotated rule entities are scored too: the report shows how the gazetteer does.
+    assert {"street", "service_type", "reference"} <= set(summary["entities"])
+
+
+def test_cross_validation_scores_learned_entities_with_roles(tmp_path: Path) -> None:
+    places = ["Kestrel Hall", "Ivybridge", "Larkspur", "Moor End", "Pennfold", "Wrenham"]
+    lines = []
+    for i, a in enumerate(places):
+        for b in places[i + 1 :]:
+            lines.append(
+                f'    - move my hold from [{a}]{{"entity": "library", "role": "from"}} '
+                f'to [{b}]{{"entity": "library", "role": "to"}}\n'
+            )
+    data = tmp_path / "nlu.yaml"  # .yaml counts as much as .yml
+    data.write_text(
+        'version: "3.1"\nnlu:\n- intent: move_hold\n  examples: |\n'
+        + "".join(lines)
+        + "- intent: greet\n  examples: |\n"
+        + "".join(f"    - hello {p}\n" for p in "abcdef")
+    )
+    summary = nlu_eval.run([tmp_path], folds=3, out=tmp_path / "report")
+    assert set(summary["entities"]) == {"library#from", "library#to"}
+    assert summary["entities_micro"]["support"] == 2 * len(lines)
+    assert summary["entities_micro"]["f1"] >= 0.8
+    assert "library#from F1" in nlu_eval.describe(summary)
 
 
 def test_cli_evaluate_nlu_refuses_one_fold(tmp_path: Path) -> None:

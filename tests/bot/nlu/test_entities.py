@@ -9,7 +9,7 @@ import pytest
 
 from bot.city import City
 from bot.nlu.entities import Entity, EntityExtractor
-from bot.nlu.training_data import EntityAnnotation, Example, TrainingData
+from bot.nlu.training_data import EntityAnnotation, Example, TrainingData, parse_example
 
 from .conftest import NOW
 
@@ -181,13 +181,19 @@ def test_a_phone_is_not_taken_for_a_reference(extractor: EntityExtractor) -> Non
 
 def test_lookups_and_other_regexes(city: City) -> None:
     data = TrainingData(
+        examples=[
+            parse_example("in [English](language) please", "language"),
+            parse_example("my zip is [98052](zipcode)", "inform"),
+        ],
         synonyms={"español": "Spanish"},
-        regexes={"zipcode": [r"\b98\d{3}\b"]},
-        lookups={"language": ["English", "Spanish", "español"]},
+        regexes={"zipcode": [r"\b98\d{3}\b"], "greet": [r"\bhey\b"]},
+        lookups={"language": ["English", "Spanish", "español"], "thanks": ["thanks"]},
     )
     extractor = EntityExtractor(data, city, [])
     assert found(extractor, "Can you speak ESPAÑOL?") == [("language", "Spanish")]
     assert found(extractor, "zip 98101") == [("zipcode", "98101")]
+    # Tables of names no example annotates are features, as in Rasa: never entities.
+    assert found(extractor, "hey, thanks for the streetlight") == []
 
 
 def test_everything_in_one_message(extractor: EntityExtractor) -> None:

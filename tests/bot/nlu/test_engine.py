@@ -259,7 +259,17 @@ def test_tiny_and_odd_training_sets(embedder: Embedder) -> None:
         + [Example(t, "goodbye") for t in ("bye", "see you", "goodbye", "farewell")]
         + [Example("ciao for now", "rare")]
     )
+    # No out_of_scope examples: no floor, so nothing in scope is turned away.
     report = engine.train(two)
+    assert report.threshold == 0.0 and "no out_of_scope" in report.details["held_out"]
+    assert engine.parse("ciao").intent != OUT_OF_SCOPE
+    three = TrainingData(
+        examples=[
+            *two.examples,
+            *(Example(t, OUT_OF_SCOPE) for t in ("weather on mars", "tell a joke", "sing")),
+        ]
+    )
+    report = engine.train(three)
     assert report.heldout_accuracy is not None
     assert engine.parse("bye bye").intent in {"goodbye", OUT_OF_SCOPE}
     with pytest.raises(ValueError):

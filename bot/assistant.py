@@ -144,7 +144,10 @@ class Assistant:
                 intent=u.intent,
                 confidence=round(u.confidence, 4),
                 entities=[
-                    EntityOut(entity=e.entity, value=e.value, text=e.text) for e in u.entities
+                    EntityOut(
+                        entity=e.entity, value=e.value, text=e.text, role=e.role, group=e.group
+                    )
+                    for e in u.entities
                 ],
                 filed_reference=ctx.filed_reference,
                 handoff=any(m.handoff for m in messages),

@@ -100,6 +100,8 @@ class EntityOut(BaseModel):
     entity: str
     value: str
     text: str
+    role: str | None = None
+    group: str | None = None
 
 
 class Reply(BaseModel):

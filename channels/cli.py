@@ -56,13 +56,17 @@ def train(force: Annotated[bool, typer.Option(help="Retrain even if unchanged.")
     from bot.catalogue import Catalogue
     from bot.city import City
     from bot.nlu.entities import EntityExtractor
-    from bot.nlu.training_data import load_training_data
+    from bot.nlu.training_data import NLUFormatError, load_training_data
     from bot.runtime import prepare_nlu, training_files
     from knowledge.embedder import load_embedder
 
     _logging()
     settings = Settings()
-    data = load_training_data(*training_files(settings))
+    try:
+        data = load_training_data(*training_files(settings))
+    except (NLUFormatError, FileNotFoundError) as exc:
+        typer.echo(f"cannot train: {exc}", err=True)
+        raise typer.Exit(2) from exc
     extractor = EntityExtractor(data, City.load(), Catalogue.load().codes)
     prepare_nlu(settings, load_embedder(cache_dir=settings.model_dir), extractor, data, force=force)
     typer.echo(f"trained {settings.nlu_engine} on {len(data.examples)} examples")
@@ -226,12 +230,29 @@ def import_rasa(
     action_map: Annotated[
         Path | None, typer.Option(help="YAML {rasa_action: {expectation: value}}.")
     ] = None,
+    map_intent: Annotated[
+        list[str] | None,
+        typer.Option("--map", help="THEIRS=OURS: file their intent under one of the city's."),
+    ] = None,
+    keep: Annotated[
+        list[str] | None, typer.Option(help="THEIRS: keep their intent as its own.")
+    ] = None,
 ) -> None:
     """Convert a Rasa project's NLU data, responses and test stories; report what didn't map."""
     from evaluation import rasa_import, rasa_stories
 
+    pairs = [m.partition("=") for m in map_intent or []]
+    if any(not theirs or not ours for theirs, _, ours in pairs):
+        typer.echo("--map takes THEIRS=OURS, e.g. --map human_handoff=talk_to_human", err=True)
+        raise typer.Exit(2)
     try:
-        report = rasa_import.import_project(project, out, rasa_stories.load_action_map(action_map))
+        report = rasa_import.import_project(
+            project,
+            out,
+            rasa_stories.load_action_map(action_map),
+            forced={theirs: ours for theirs, _, ours in pairs},
+            kept=set(keep or ()),
+        )
     except (rasa_import.RasaProjectError, ValueError) as exc:
         typer.echo(f"cannot import: {exc}", err=True)
         raise typer.Exit(2) from exc

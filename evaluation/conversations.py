@@ -145,8 +145,12 @@ class ConversationResult:
         return self.skipped is None and self.error is None and not self.failed_step
 
     @property
+    def failed_steps(self) -> list[StepResult]:
+        return [s for s in self.steps if s.failures]
+
+    @property
     def failed_step(self) -> StepResult | None:
-        return next((s for s in self.steps if s.failures), None)
+        return next(iter(self.failed_steps), None)
 
     @property
     def status(self) -> str:
@@ -173,13 +177,25 @@ def suite_files(path: Path) -> list[Path]:
     return [path]
 
 
+def _not_a_suite(raw: Any) -> str:
+    """Why a YAML file holds no conversation tests, in words for the QA team."""
+    if isinstance(raw, dict) and "nlu" in raw:
+        return "Rasa NLU data (use `hotline evaluate nlu` for it)"
+    if isinstance(raw, dict) and ({"test_cases", "e2e_tests"} & set(raw)):
+        return "Rasa end-to-end test cases, which this runner does not play"
+    return "no top-level 'conversations:' list (or Rasa 'stories:')"
+
+
 def load_suite(
-    *paths: Path, action_map: dict[str, dict[str, Any]] | None = None
+    *paths: Path,
+    action_map: dict[str, dict[str, Any]] | None = None,
+    skipped: list[str] | None = None,
 ) -> list[Conversation]:
     """Every conversation in the files, or in the .yml/.yaml files below the directories.
 
     A file with ``conversations:`` is ours; one with ``stories:`` is a Rasa test-story file
-    (``action_map`` turns its actions into reply checks).
+    (``action_map`` turns its actions into reply checks). Any other file is an error, or,
+    when ``skipped`` is given, is listed there with the reason and passed over.
     """
     from evaluation import rasa_stories
 
@@ -193,9 +209,12 @@ def load_suite(
             conversations += rasa_stories.conversations(file, raw["stories"], action_map)
             continue
         if not isinstance(raw, dict) or not isinstance(raw.get("conversations"), list):
-            raise SuiteError(
-                f"{file}: expected a top-level 'conversations:' list (or Rasa 'stories:')"
-            )
+            if skipped is None or (isinstance(raw, dict) and "conversations" in raw):
+                raise SuiteError(
+                    f"{file}: expected a top-level 'conversations:' list (or Rasa 'stories:')"
+                )
+            skipped.append(f"{file}: {_not_a_suite(raw)}")
+            continue
         for number, item in enumerate(raw["conversations"], 1):
             conversations.append(_conversation(file, number, item))
     return conversations
@@ -271,10 +290,16 @@ def check(
     text = reply.text.lower()
     if "intent" in expect and reply.intent not in _as_list(expect["intent"]):
         failures.append(f"intent: expected {expect['intent']}, got {reply.intent}")
-    for name, value in (expect.get("entities") or {}).items():
-        values = [e.value.lower() for e in reply.entities if e.entity == name]
-        if str(value).lower() not in values:
-            failures.append(f"entity {name}: expected {value!r}, got {values or 'none'}")
+    for name, wanted in (expect.get("entities") or {}).items():
+        entity, _, role = str(name).partition("#")  # "city#destination": a role too
+        values = [
+            e.value.lower()
+            for e in reply.entities
+            if e.entity == entity and (not role or e.role == role)
+        ]
+        for value in _as_list(wanted):
+            if str(value).lower() not in values:
+                failures.append(f"entity {name}: expected {value!r}, got {values or 'none'}")
     for needle in _as_list(expect.get("text_contains") or []):
         if str(needle).lower() not in text:
             failures.append(f"text does not contain {needle!r}")
@@ -350,7 +375,8 @@ def new_sender() -> str:
 
 
 def run_conversation(conversation: Conversation, target: Target) -> ConversationResult:
-    """Play one conversation from a fresh sender; stop at the first broken step."""
+    """Play one conversation from a fresh sender to its end, as Rasa's own test does, so every
+    failing turn is reported; only a message that could not be sent stops it."""
     started = time.perf_counter()
     sender = new_sender()
     variables: dict[str, str] = {"sender": sender}
@@ -404,8 +430,6 @@ def run_conversation(conversation: Conversation, target: Target) -> Conversation
                 index, sent, reply.text, expect, failures, reply.intent, observed(reply), unchecked
             )
         )
-        if failures:
-            break
     return done()
 
 

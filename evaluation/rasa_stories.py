@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,7 +33,10 @@ _ANNOTATION = re.compile(
 RETRIEVAL_INTENT = "ask_question"
 
 
-def our_intent(rasa_intent: str) -> str:
+def our_intent(rasa_intent: str, intent_map: Mapping[str, str] | None = None) -> str:
+    """Ours for theirs: the import's mapping first, then any retrieval intent."""
+    if intent_map and rasa_intent in intent_map:
+        return intent_map[rasa_intent]
     return RETRIEVAL_INTENT if "/" in rasa_intent else rasa_intent
 
 
@@ -43,6 +47,7 @@ class Annotated:
     text: str
     start: int
     end: int
+    role: str | None = None
 
 
 class AnnotationError(ValueError):
@@ -68,10 +73,12 @@ def strip_annotations(text: str) -> tuple[str, list[Annotated]]:
             if not isinstance(spec, dict) or not spec.get("entity"):
                 raise AnnotationError(f"entity markup without an entity: {match.group(0)!r}")
             entity, value = str(spec["entity"]), str(spec.get("value", surface))
+            role = str(spec["role"]) if spec.get("role") else None
         else:
             entity = match.group("entity").strip()
             value = (match.group("value") or surface).strip()
-        entities.append(Annotated(entity, value, surface, length, length + len(surface)))
+            role = None
+        entities.append(Annotated(entity, value, surface, length, length + len(surface), role))
         plain.append(surface)
         length += len(surface)
         position = match.end()
@@ -79,7 +86,9 @@ def strip_annotations(text: str) -> tuple[str, list[Annotated]]:
     return "".join(plain), entities
 
 
-def _user_step(step: dict[str, Any], where: str) -> dict[str, Any]:
+def _user_step(
+    step: dict[str, Any], where: str, intent_map: Mapping[str, str] | None = None
+) -> dict[str, Any]:
     try:
         text, entities = strip_annotations(str(step["user"]).strip())
     except AnnotationError as exc:
@@ -87,9 +96,12 @@ def _user_step(step: dict[str, Any], where: str) -> dict[str, Any]:
     expect: dict[str, Any] = {}
     intent = step.get("intent")
     if intent:
-        expect["intent"] = our_intent(str(intent))
+        expect["intent"] = our_intent(str(intent), intent_map)
     if entities:
-        expect["entities"] = {e.entity: e.value for e in entities}
+        wanted: dict[str, list[str]] = {}
+        for e in entities:  # several of one name in a turn: each is expected
+            wanted.setdefault(e.entity + (f"#{e.role}" if e.role else ""), []).append(e.value)
+        expect["entities"] = {k: v[0] if len(v) == 1 else v for k, v in wanted.items()}
     out: dict[str, Any] = {"user": text}
     if expect:
         out["expect"] = expect
@@ -105,6 +117,7 @@ def conversations(
     file: Path,
     stories: list[Any],
     action_map: dict[str, dict[str, Any]] | None = None,
+    intent_map: Mapping[str, str] | None = None,
 ) -> list[Conversation]:
     """Each story as a conversation; what could not be mapped goes in ``skipped_steps``."""
     action_map = action_map or {}
@@ -121,7 +134,7 @@ def conversations(
             if not isinstance(step, dict):
                 raise SuiteError(f"{where}, {label}: a step is a mapping")
             if "user" in step:
-                steps.append(_user_step(step, f"{where}, {label}"))
+                steps.append(_user_step(step, f"{where}, {label}", intent_map))
             elif "action" in step:
                 action = str(step["action"])
                 mapped = action_map.get(action)

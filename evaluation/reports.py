@@ -21,18 +21,17 @@ from evaluation.conversations import ConversationResult
 
 
 def failure_text(result: ConversationResult) -> str:
-    """The failing turn as plain text: what was sent, expected and got."""
+    """Every failing turn as plain text: what was sent, expected and got."""
     if result.error:
         return result.error
-    step = result.failed_step
-    if step is None:
-        return ""
-    lines = [
-        f"step {step.index}: sent {step.sent!r}",
-        *(f"  - {f}" for f in step.failures),
-        f"  expected: {yaml.safe_dump(step.expected, sort_keys=False).strip()}",
-        f"  got intent {step.intent}, replied {step.reply!r}",
-    ]
+    lines = []
+    for step in result.failed_steps:
+        lines += [
+            f"step {step.index}: sent {step.sent!r}",
+            *(f"  - {f}" for f in step.failures),
+            f"  expected: {yaml.safe_dump(step.expected, sort_keys=False).strip()}",
+            f"  got intent {step.intent}, replied {step.reply!r}",
+        ]
     return "\n".join(lines)
 
 
@@ -119,6 +118,8 @@ def write_junit(results: list[ConversationResult], path: Path, target: str = "")
             if result.status == "failed":
                 step = result.failed_step
                 message = step.failures[0] if step else (result.error or "failed")
+                if len(result.failed_steps) > 1:
+                    message += f" (and {len(result.failed_steps) - 1} more failing turn(s))"
                 failure = ET.SubElement(case, "failure", message=message, type="expectation")
                 failure.text = failure_text(result)
             elif result.skipped:
@@ -157,12 +158,12 @@ of {{ results|length }} conversations.</p>
 {{ r.conversation.name }}</h2><p>{{ r.conversation.file }}</p>
 {% if r.skipped %}<p>Skipped: {{ r.skipped }}</p>{% endif %}
 {% if r.error %}<p>Error: {{ r.error }}</p>{% endif %}
-{% set step = r.failed_step %}{% if step %}
+{% for step in r.failed_steps %}
 <h3>Failing turn: step {{ step.index }}, sent &ldquo;{{ step.sent }}&rdquo;</h3>
 <ul>{% for f in step.failures %}<li class="failed">{{ f }}</li>{% endfor %}</ul>
 <table class="side"><thead><tr><th>expected</th><th>got</th></tr></thead><tbody><tr>
 <td><pre>{{ dump(step.expected) }}</pre></td><td><pre>{{ dump(step.got) }}</pre></td>
-</tr></tbody></table>{% endif %}
+</tr></tbody></table>{% endfor %}
 {% if r.steps %}<h3>Turns</h3><table class="turns"><thead><tr><th>step</th><th>sent</th>
 <th>intent</th><th>reply</th></tr></thead><tbody>{% for s in r.steps %}
 <tr class="{{ 'failed' if s.failures else '' }}"><td>{{ s.index }}</td><td>{{ s.sent }}</td>

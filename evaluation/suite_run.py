@@ -7,6 +7,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from bot.nlu.training_data import NLUFormatError
 from bot.settings import Settings
 from evaluation import rasa_stories, reports
 from evaluation.conversations import (
@@ -69,15 +70,23 @@ def run(
 ) -> int:
     """The exit code: 0 all passed (skips allowed), 1 a conversation failed, 2 unusable input."""
     console = console or Console()
+    passed_over: list[str] = []
     try:
-        conversations = load_suite(*paths, action_map=rasa_stories.load_action_map(action_map))
+        conversations = load_suite(
+            *paths, action_map=rasa_stories.load_action_map(action_map), skipped=passed_over
+        )
     except (SuiteError, OSError) as exc:
         console.print(f"[red]cannot run:[/] {exc}", highlight=False, soft_wrap=True)
+        return EXIT_UNUSABLE
+    for note in passed_over:
+        console.print(f"skipped {note}", highlight=False, soft_wrap=True)
+    if not conversations:
+        console.print("[red]cannot run:[/] no conversation tests in " + ", ".join(map(str, paths)))
         return EXIT_UNUSABLE
     if target is None:
         try:
             target, label = choose_target(url, channel, Settings(), in_place)
-        except Unsupported as exc:
+        except (Unsupported, NLUFormatError, FileNotFoundError) as exc:
             console.print(f"[red]cannot run:[/] {exc}", highlight=False, soft_wrap=True)
             return EXIT_UNUSABLE
     else:

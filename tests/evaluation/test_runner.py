@@ -67,7 +67,8 @@ conversations:
       - user: hello
       - user: report something
         expect: {intent: report_problem, text_matches: "^nothing$"}
-      - user: never sent
+      - user: played on all the same
+        expect: {intent: greet}
   - name: moves the clock
     steps:
       - user: hello
@@ -95,11 +96,14 @@ def test_results_junit_and_html(suite_file: Path, tmp_path: Path) -> None:
     assert [r.status for r in results] == ["passed", "failed", "skipped", "passed"]
     assert results[0].steps[1].unchecked == ["filed street (not public over REST)"]
     failed = results[1].failed_step
-    assert failed is not None and failed.index == 2 and len(results[1].steps) == 2
+    assert failed is not None and failed.index == 2 and len(results[1].steps) == 3
     assert failed.failures == [
         "intent: expected report_problem, got other",
         "text does not match /^nothing$/",
     ]
+    # Played to the end, as Rasa's test does: every failing turn is reported.
+    assert [s.index for s in results[1].failed_steps] == [2, 3]
+    assert "step 3: sent 'played on all the same'" in reports.failure_text(results[1])
     assert results[2].skipped == "step 2: no clock here"
     assert len(target.senders) == 5  # a fresh sender per conversation, plus fresh_sender
 
@@ -112,7 +116,9 @@ def test_results_junit_and_html(suite_file: Path, tmp_path: Path) -> None:
     cases = {c.get("name"): c for c in suite.iter("testcase")}
     failure = cases["fails on the second turn"].find("failure")
     assert failure is not None
-    assert failure.get("message") == "intent: expected report_problem, got other"
+    assert failure.get("message") == (
+        "intent: expected report_problem, got other (and 1 more failing turn(s))"
+    )
     assert "step 2: sent 'report something'" in (failure.text or "")
     assert cases["moves the clock"].find("skipped") is not None
     assert "unchecked filed street" in (cases["passes"].findtext("system-out") or "")

@@ -9,12 +9,14 @@ Rasa 3.6 needs Python 3.10 and pins (pydantic 1.10, SQLAlchemy 1.4, numpy 1.23) 
 share our environment, so the script makes its own venv (pyenv's 3.10.13; about 5 minutes
 and 2.2 GB the first time; HOTLINE_RASA_VENV moves it) and installs rasa 3.6.21 there.
 
-For each data set (our NLU data; a CLINC150 subset read from ../shared/datasets/clinc150 at
-run time) it splits train/test the same way for both, then:
+For each data set (our NLU data; RasaHQ's financial-demo, whose 258 entity annotations on 5
+entities measure learned entities; a CLINC150 subset; the last two read from
+../shared/datasets at run time) it splits train/test the same way for both, then:
 - trains Rasa (``python -m rasa train nlu`` with config.yml beside this file) and ours (in a
   subprocess, serve_ours.py), timing each from process start to saved model;
 - serves each as its own process answering Rasa's ``POST /model/parse``, and parses every
   test text over HTTP from this process: intent accuracy, macro F1 over in-scope intents,
+  entity F1 (micro, over the annotated entity kinds; kind, role and span must match),
   out-of-scope recall (Rasa: nlu_fallback or out_of_scope; ours: no intent or
   out_of_scope), latency p50/p95, and the server's resident memory (RSS) after the run;
 - plays the same test texts through bot.nlu.rasa_engine.RasaEngine (what
@@ -30,6 +32,7 @@ import hashlib
 import json
 import os
 import random
+import re
 import shutil
 import statistics
 import subprocess
@@ -50,6 +53,8 @@ from evaluation.server import free_port, stop_process
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 CLINC = ROOT.parent / "shared" / "datasets" / "clinc150" / "data_full.json"
+FINANCIAL_DEMO = ROOT.parent / "shared" / "datasets" / "rasa_financial_demo" / "data" / "nlu"
+_SLUG = re.compile(r"[^a-z0-9]+")
 PYTHON310 = Path("/root/.pyenv/versions/3.10.13/bin/python")
 RASA_VERSION = "3.6.21"
 OOS = "out_of_scope"
@@ -92,6 +97,14 @@ class Split:
     name: str
     train_file: Path
     test: list[tuple[str, str]]  # (plain text, gold intent)
+    entities: list[set[Span]] = field(default_factory=list)  # gold, per test text
+
+    @property
+    def entity_names(self) -> set[str]:
+        return {span[0] for spans in self.entities for span in spans}
+
+
+Span = tuple[str, str | None, int, int]  # entity, role, start, end
 
 
 def _nlu_items(path: Path) -> list[dict[str, Any]]:
@@ -113,27 +126,29 @@ def _write_nlu(path: Path, intents: dict[str, list[str]], extra: list[dict[str, 
     path.write_text(text, encoding="utf-8")
 
 
-def split_ours(work: Path, test_share: float = 0.2) -> Split:
-    """Our NLU data, stratified: a fifth of each intent's examples held out."""
-    from bot.catalogue import DATA
-
+def split_nlu(name: str, files: list[Path], work: Path, test_share: float = 0.2) -> Split:
+    """NLU data, stratified: a fifth of each intent's examples held out, with their entities
+    (the annotations, roles included) as the gold for entity F1."""
     rng = random.Random(SEED)
-    items = _nlu_items(DATA / "nlu.yml")
-    train: dict[str, list[str]] = {}
+    train: dict[str, list[str]] = defaultdict(list)
     test: list[tuple[str, str]] = []
+    entities: list[set[Span]] = []
     extra = []
-    for item in items:
+    for item in (i for f in files for i in _nlu_items(f)):
         if "intent" not in item:
             extra.append({k: (v if k != "examples" else _Literal(v)) for k, v in item.items()})
             continue
         examples = _examples(item["examples"])
         rng.shuffle(examples)
         held = int(len(examples) * test_share) if len(examples) >= 5 else 0
-        test += [(strip_annotations(e)[0], item["intent"]) for e in examples[:held]]
-        train[item["intent"]] = examples[held:]
-    path = work / "ours_train.yml"
-    _write_nlu(path, train, extra)
-    return Split("hotline NLU data", path, test)
+        for example in examples[:held]:
+            text, marked = strip_annotations(example)
+            test.append((text, item["intent"]))
+            entities.append({(e.entity, e.role, e.start, e.end) for e in marked})
+        train[item["intent"]] += examples[held:]
+    path = work / f"{_SLUG.sub('_', name.lower())}_train.yml"
+    _write_nlu(path, dict(train), extra)
+    return Split(name, path, test, entities)
 
 
 def split_clinc(work: Path, intents: int) -> Split:
@@ -192,6 +207,7 @@ class Measured:
     train_seconds: float
     predictions: list[str] = field(default_factory=list)
     latencies_ms: list[float] = field(default_factory=list)
+    entities: list[set[Span]] = field(default_factory=list)
     rss_mb: float = 0.0
 
 
@@ -210,19 +226,25 @@ def wait_ready(url: str, process: subprocess.Popen, timeout: float = 300) -> Non
     raise SystemExit(f"server at {url} not ready after {timeout:.0f} s")
 
 
-def parse_all(url: str, texts: list[str], oos_names: set[str]) -> tuple[list[str], list[float]]:
-    predictions, latencies = [], []
+def parse_all(url: str, texts: list[str], oos_names: set[str], m: Measured) -> None:
+    """Intents, entities and latency of every text, over Rasa's own HTTP API."""
     with httpx.Client(base_url=url, timeout=30) as client:
         for text in texts[:20]:  # warm-up: first calls build graphs and caches
             client.post("/model/parse", json={"text": text})
         for text in texts:
             started = time.perf_counter()
             response = client.post("/model/parse", json={"text": text})
-            latencies.append((time.perf_counter() - started) * 1000)
+            m.latencies_ms.append((time.perf_counter() - started) * 1000)
             response.raise_for_status()
-            name = (response.json().get("intent") or {}).get("name")
-            predictions.append(OOS if name is None or name in oos_names else name)
-    return predictions, latencies
+            body = response.json()
+            name = (body.get("intent") or {}).get("name")
+            m.predictions.append(OOS if name is None or name in oos_names else name)
+            m.entities.append(
+                {
+                    (str(e["entity"]), e.get("role"), int(e["start"]), int(e["end"]))
+                    for e in body.get("entities") or []
+                }
+            )
 
 
 def serve(command: list[str], url: str, log: Path, env: dict[str, str] | None = None):
@@ -348,6 +370,14 @@ def scores(gold: list[str], predicted: list[str]) -> dict[str, float]:
     }
 
 
+def entity_f1(gold: list[set[Span]], predicted: list[set[Span]], names: set[str]) -> float:
+    """Micro F1 over the annotated entity kinds: kind, role and span must match."""
+    got = [{s for s in spans if s[0] in names} for spans in predicted]
+    tp = sum(len(g & p) for g, p in zip(gold, got, strict=True))
+    n_gold, n_got = sum(map(len, gold)), sum(map(len, got))
+    return 2 * tp / (n_gold + n_got) if n_gold + n_got else float("nan")
+
+
 def rasa_engine_agreement(url: str, texts: list[str], direct: list[str]) -> float:
     """Our RasaEngine (HOTLINE_NLU_ENGINE=rasa) on the same texts: share agreeing with Rasa."""
     from bot.nlu import build_engine
@@ -376,7 +406,7 @@ def evaluate(python: Path, split: Split, work: Path) -> list[dict[str, Any]]:
     )
     measured, url, process = run_rasa(python, split, work)
     try:
-        measured.predictions, measured.latencies_ms = parse_all(url, texts, RASA_OOS)
+        parse_all(url, texts, RASA_OOS, measured)
         measured.rss_mb = rss_mb(process.pid)
         agreement = rasa_engine_agreement(url, texts, measured.predictions)
     finally:
@@ -384,7 +414,7 @@ def evaluate(python: Path, split: Split, work: Path) -> list[dict[str, Any]]:
     rows.append(_row(split, measured, gold, f"RasaEngine agrees on {agreement:.1%}"))
     measured, url, process = run_ours(split, work)
     try:
-        measured.predictions, measured.latencies_ms = parse_all(url, texts, {OOS})
+        parse_all(url, texts, {OOS}, measured)
         measured.rss_mb = rss_mb(process.pid)
     finally:
         stop_process(process)
@@ -397,6 +427,7 @@ def _row(split: Split, m: Measured, gold: list[str], note: str) -> dict[str, Any
         "data": split.name,
         "system": m.system,
         **scores(gold, m.predictions),
+        "entity_f1": entity_f1(split.entities, m.entities, split.entity_names),
         "train_s": m.train_seconds,
         "p50_ms": statistics.median(m.latencies_ms),
         "p95_ms": percentile(m.latencies_ms, 95),
@@ -407,15 +438,15 @@ def _row(split: Split, m: Measured, gold: list[str], note: str) -> dict[str, Any
 
 def table(rows: list[dict[str, Any]]) -> str:
     head = (
-        "| data | system | intent accuracy | macro F1 | OOS recall | training (s) | "
+        "| data | system | intent accuracy | macro F1 | OOS recall | entity F1 | training (s) | "
         "parse p50 (ms) | parse p95 (ms) | RSS (MB) |"
     )
-    lines = [head, "|" + "---|" * 9]
+    lines = [head, "|" + "---|" * 10]
     for r in rows:
         lines.append(
             f"| {r['data']} | {r['system']} | {r['accuracy']:.1%} | {r['macro_f1']:.3f} | "
-            f"{r['oos_recall']:.1%} | {r['train_s']:.1f} | {r['p50_ms']:.1f} | "
-            f"{r['p95_ms']:.1f} | {r['rss_mb']:.0f} |"
+            f"{r['oos_recall']:.1%} | {r['entity_f1']:.3f} | {r['train_s']:.1f} | "
+            f"{r['p50_ms']:.1f} | {r['p95_ms']:.1f} | {r['rss_mb']:.0f} |"
         )
     return "\n".join(lines)
 
@@ -423,17 +454,32 @@ def table(rows: list[dict[str, Any]]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clinc-intents", type=int, default=30)
+    parser.add_argument(
+        "--sets",
+        default="ours,financial,clinc",
+        help="comma-separated data sets to compare (ours, financial, clinc)",
+    )
     parser.add_argument("--keep", type=Path, help="keep models and logs in this directory")
     parser.add_argument("--json", type=Path, help="also write the rows as JSON here")
     args = parser.parse_args()
     python = ensure_rasa()
     work = args.keep or Path(tempfile.mkdtemp(prefix="rasa-side-by-side-"))
     work.mkdir(parents=True, exist_ok=True)
-    splits = [split_ours(work)]
-    if CLINC.exists():
+    from bot.catalogue import DATA
+
+    wanted = set(args.sets.split(","))
+    splits = []
+    if "ours" in wanted:
+        splits.append(split_nlu("hotline NLU data", [DATA / "nlu.yml"], work))
+    if "financial" in wanted and FINANCIAL_DEMO.exists():
+        files = sorted(FINANCIAL_DEMO.glob("*.yml"))
+        splits.append(split_nlu("financial-demo (Rasa)", files, work))
+    elif "financial" in wanted:
+        print(f"financial-demo not found at {FINANCIAL_DEMO}: no learned-entity comparison")
+    if "clinc" in wanted and CLINC.exists():
         splits.append(split_clinc(work, args.clinc_intents))
-    else:
-        print(f"CLINC150 not found at {CLINC}: only our data")
+    elif "clinc" in wanted:
+        print(f"CLINC150 not found at {CLINC}")
     rows = [row for split in splits for row in evaluate(python, split, work)]
     print()
     print(table(rows))

@@ -61,7 +61,14 @@ def serve(nlu_file: Path, model_dir: Path, port: int) -> None:
             "intent": {"name": result.intent, "confidence": result.confidence},
             "intent_ranking": [{"name": n, "confidence": c} for n, c in result.ranking],
             "entities": [
-                {"entity": e.entity, "value": e.value, "start": e.start, "end": e.end}
+                {
+                    "entity": e.entity,
+                    "value": e.value,
+                    "start": e.start,
+                    "end": e.end,
+                    "role": e.role,
+                    "group": e.group,
+                }
                 for e in result.entities
             ],
         }

@@ -10,7 +10,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from bot.actions.answer import Answerer
 from bot.assistant import Assistant
@@ -97,9 +96,8 @@ def build_runtime(settings: Settings, *, clock: Callable[[], datetime] | None = 
     catalogue = Catalogue.load()
     data = load_training_data(*training_files(settings))
     clock = clock or (lambda: datetime.now(UTC))
-    zone = ZoneInfo(settings.timezone)
     extractor = EntityExtractor(
-        data, city, catalogue.codes, now=lambda: clock().astimezone(zone).replace(tzinfo=None)
+        data, city, catalogue.codes, timezone=settings.timezone, now=clock
     )
     # Instances started together on one database take turns: one migrates, seeds and trains,
     # the others find it done.

@@ -12,9 +12,11 @@ Entities produced (``Entity.entity``), each with a normalised ``value``:
   street word: "Elmm Street"); "corner of Elm and Oak" -> "Elm Street & Oak Avenue".
 - ``place`` and ``district``: the canonical name from the gazetteer.
 - ``date`` (ISO ``YYYY-MM-DD``) or ``time`` (ISO ``YYYY-MM-DDTHH:MM`` when a time of day is
-  said): "yesterday", "last night", "on Monday", "since 3 days", "at 5pm", "3 May",
-  "2026-05-03"; relative words are resolved against the extractor's clock, in the city's
-  time zone, preferring the past (residents report what already happened).
+  said): "yesterday", "last night", "on Monday", "next Friday", "since 3 days", "in 2 weeks",
+  "at 5pm", "3 May", "2026-05-03"; resolved against the extractor's clock, in the city's
+  time zone, the way residents mean them (docs/dates.md): a weekday alone, with "this" or
+  with "next" is never in the past; "last", "past", "ago" and "since" point back; a day and
+  month without a year is the nearer of its occurrences.
 - ``phone``: E.164, by ``phonenumbers`` (region US).
 - ``reference``: ``REQ-YYYY-NNNNNN`` from typed ("req 2026 000123", "REQ2026000123") or
   spoken ("R E Q two zero two six ...") forms.
@@ -27,7 +29,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -135,9 +137,10 @@ _CLOCK = (
 _DATE_WORD = (
     rf"(?P<word>today|tonight|yesterday(?:\s+{_PART})?|tomorrow(?:\s+{_PART})?"
     rf"|last\s+night|this\s+(?:morning|afternoon|evening)"
-    rf"|(?P<rel>(?P<relpre>(?:for|since)\s+(?:the\s+(?:last|past)\s+)?|(?:the\s+)?(?:last|past)\s+)?"
-    rf"{_AMOUNT}\s+{_UNIT}(?P<ago>\s+ago)?)"
-    rf"|(?:(?P<wlast>last|this|past)\s+)?(?P<weekday>{'|'.join(WEEKDAYS)})(?:\s+{_PART})?)"
+    rf"|(?P<rel>(?P<relpre>(?:for|since)\s+(?:the\s+(?:last|past)\s+)?|(?:the\s+)?(?:last|past)\s+"
+    rf"|(?P<ahead>in|within)\s+)?{_AMOUNT}\s+{_UNIT}(?P<ago>\s+ago)?)"
+    rf"|(?:(?P<wrel>this\s+(?:past|coming)|last|past|this|next|coming)\s+)?"
+    rf"(?P<weekday>{'|'.join(WEEKDAYS)})(?:\s+{_PART})?)"
 )
 _ABSOLUTE = (
     r"(?P<abs>\d{4}-\d{1,2}-\d{1,2}"
@@ -223,7 +226,7 @@ class EntityExtractor:
     ) -> None:
         self.city = city
         self._tz = ZoneInfo(timezone) if timezone else None
-        self._now = now or (lambda: datetime.now(self._tz).replace(tzinfo=None))
+        self._clock = now or (lambda: datetime.now(UTC))
         self._synonyms = dict(data.synonyms)
         self._table: dict[tuple[str, ...], _Entry] = {}
         self._cores: dict[tuple[str, ...], Street] = {}
@@ -429,6 +432,13 @@ class EntityExtractor:
         return phones
 
     # ---- dates and times ---------------------------------------------------------------------
+    def _now(self) -> datetime:
+        """The wall-clock time in the city: an aware clock reading is moved to its zone."""
+        now = self._clock()
+        if now.tzinfo is not None:
+            now = now.astimezone(self._tz) if self._tz else now.astimezone()
+        return now.replace(tzinfo=None)
+
     def _dates(self, text: str) -> list[Entity]:
         now = self._now()
         dates: list[tuple[int, int, date, str]] = []
@@ -468,30 +478,49 @@ class EntityExtractor:
 
     def _resolve_date(self, m: re.Match[str], now: datetime) -> date | None:
         today = now.date()
+        said_since = re.match(r"since\b", m.group(0), re.I) is not None
         if m.group("abs"):
-            return _absolute_date(m.group("abs"), now)
+            return _absolute_date(m.group("abs"), now, back=said_since)
         word = re.sub(r"\s+", " ", m.group("word").lower())
         if m.group("weekday"):
-            target = WEEKDAYS.index(m.group("weekday").lower())
-            back = (today.weekday() - target) % 7
-            if m.group("wlast") and m.group("wlast").lower() in ("last", "past") and back == 0:
-                back = 7
-            return today - timedelta(days=back)
+            return _weekday_date(
+                today, WEEKDAYS.index(m.group("weekday").lower()), m.group("wrel"), said_since
+            )
         if m.group("rel"):
-            said_since = re.match(r"(?:since|for|from)\b", m.group(0), re.I)
-            if not (m.group("relpre") or m.group("ago") or said_since):
+            counted = re.match(r"(?:since|for|from)\b", m.group(0), re.I)
+            if not (m.group("relpre") or m.group("ago") or counted):
                 return None  # "3 days" alone says how long, not when
             n = _amount(m.group("n"))
             unit = m.group("unit").lower()
+            sign = 1 if m.group("ahead") else -1  # "in 2 days" ahead, "2 days ago" back
             if unit.startswith(("min", "h")):
-                return (now - timedelta(minutes=n if unit.startswith("min") else 60 * n)).date()
+                minutes = n if unit.startswith("min") else 60 * n
+                return (now + sign * timedelta(minutes=minutes)).date()
             days = n * {"d": 1, "w": 7, "m": 30}[unit[0]]
-            return today - timedelta(days=days)
+            return today + sign * timedelta(days=days)
         if word.startswith("yesterday") or word == "last night":
             return today - timedelta(days=1)
         if word.startswith("tomorrow"):
             return today + timedelta(days=1)
         return today  # today, tonight, this morning/afternoon/evening
+
+
+def _weekday_date(today: date, target: int, qualifier: str | None, since: bool) -> date:
+    """A weekday as residents mean it: ahead unless "last", "past" or "since" points back.
+
+    Alone or with "this" it is the next such day, today included ("on Thursday" said on a
+    Thursday is today); with "next" or "coming" it is the next such day after today ("next
+    Thursday" said on a Thursday is in 7 days, "next Monday" said on a Thursday in 4).
+    "last" and "past" mean the one before today, "since" the latest one up to today.
+    """
+    word = re.sub(r"\s+", " ", (qualifier or "").lower())
+    if word in ("last", "past", "this past") or since:
+        back = (today.weekday() - target) % 7
+        return today - timedelta(days=back or (0 if since else 7))
+    ahead = (target - today.weekday()) % 7
+    if word in ("next", "coming", "this coming") and ahead == 0:
+        ahead = 7
+    return today + timedelta(days=ahead)
 
 
 def _amount(raw: str) -> int:
@@ -516,15 +545,18 @@ def _clock(m: re.Match[str]) -> Any:
     return time(hour % 12 + (12 if pm else 0), minute)
 
 
-def _absolute_date(span: str, now: datetime) -> date | None:
-    """ISO dates directly; anything with a month name or slashes through dateparser."""
+def _absolute_date(span: str, now: datetime, *, back: bool) -> date | None:
+    """ISO dates directly, day and month by our rules, anything else through dateparser.
+
+    ``back``: the date was said with "since", so a date without a year is not in the future.
+    """
     iso = re.fullmatch(r"(\d{4})-(\d{1,2})-(\d{1,2})", span)
     if iso:
         try:
             return date(int(iso[1]), int(iso[2]), int(iso[3]))
         except ValueError:
             return None
-    own = _month_date(span, now)
+    own = _month_date(span, now, back=back)
     if own is not None:
         return own
     import dateparser  # slow to import and ~5 ms a call: only for spans our rules can't read
@@ -533,7 +565,7 @@ def _absolute_date(span: str, now: datetime) -> date | None:
         span,
         languages=["en"],
         settings={
-            "PREFER_DATES_FROM": "past",
+            "PREFER_DATES_FROM": "past" if back else "current_period",
             "RELATIVE_BASE": now,
             "DATE_ORDER": "MDY",
             "RETURN_AS_TIMEZONE_AWARE": False,
@@ -566,8 +598,13 @@ _MONTH_NUMBER = {
 }
 
 
-def _month_date(span: str, now: datetime) -> date | None:
-    """'3 May', 'May 3rd, 2025', '5/3', '05/03/2026' (US order); the past when no year."""
+def _month_date(span: str, now: datetime, *, back: bool) -> date | None:
+    """'3 May', 'May 3rd, 2025', '5/3', '05/03/2026' (US order).
+
+    Without a year, the occurrence nearest today (on 30 December "4 January" is next week,
+    on 6 May "3 May" was three days ago; a tie goes ahead), or the latest one up to today
+    when said with "since".
+    """
     words = re.findall(r"[a-z]+|\d+", span.lower())
     words = [w for w in words if w not in ("st", "nd", "rd", "th", "of")]
     month = next((_MONTH_NUMBER[w] for w in words if w in _MONTH_NUMBER), None)
@@ -581,13 +618,23 @@ def _month_date(span: str, now: datetime) -> date | None:
             year += 2000
     else:
         return None
-    try:
-        if year is not None:
+    if year is not None:
+        try:
             return date(year, month, day)
-        candidate = date(now.year, month, day)
-        return candidate if candidate <= now.date() else date(now.year - 1, month, day)
-    except ValueError:
+        except ValueError:
+            return None
+    today = now.date()
+    candidates = []
+    for y in (today.year - 1, today.year, today.year + 1):
+        try:
+            candidates.append(date(y, month, day))
+        except ValueError:  # 29 February outside a leap year, 31 April
+            continue
+    if back:
+        candidates = [c for c in candidates if c <= today]
+    if not candidates:
         return None
+    return min(candidates, key=lambda c: (abs((c - today).days), c < today))
 
 
 def _digit_views(text: str) -> list[tuple[str, list[int] | None]]:

@@ -29,7 +29,9 @@ DONT_KNOW = (
     "so we can add it. Would you like to talk to a person?"
 )
 DID_YOU_MEAN = "I'm not sure which of these you mean. Please choose one:"
+DID_YOU_MEAN_ONE = "I'm not sure I understood. Did you mean this?"
 NOT_UNDERSTOOD = "Sorry, I didn't understand. You can choose one of these:"
+ARTICLE_GONE = "Sorry, that answer is no longer available. Please ask your question again."
 AUDIO_ONLY = "Sorry, I could not listen to that message here. Please type your message."
 LANGUAGES = "I can help you in {languages}. Which language would you like?"
 LANGUAGE_SET = "All right, I will use {language}."
@@ -91,6 +93,11 @@ CONTACT_WORDS = {
 # On a call, "here" is a voice line we cannot message: updates go by text to the caller's number.
 PHONE_CONTACT_CHOICES = {**CONTACT_CHOICES, "channel": "Text me at this number"}
 PHONE_CONTACT_WORDS = {**CONTACT_WORDS, "channel": "we will text you at this number"}
+
+
+def did_you_mean(count: int) -> str:
+    """One suggestion is offered as one: "which of these" only when there are several."""
+    return DID_YOU_MEAN_ONE if count == 1 else DID_YOU_MEAN
 
 
 def contact_choices(channel: str | None) -> dict[str, str]:

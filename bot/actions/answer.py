@@ -66,7 +66,8 @@ class Answerer:
                 Choice(title=h.title, payload=payload("article", str(h.article_id))) for h in close
             ]
             return Answer(
-                [OutboundMessage(text=replies.DID_YOU_MEAN, choices=choices)], "suggested"
+                [OutboundMessage(text=replies.did_you_mean(len(choices)), choices=choices)],
+                "suggested",
             )
         return Answer(
             [
@@ -88,7 +89,7 @@ class Answerer:
     def article_message(self, article_id: int, detailed: bool = False) -> OutboundMessage:
         article: ArticleView | None = self.service.get(article_id)
         if article is None or article.status != "published":
-            return OutboundMessage(text=replies.NOT_UNDERSTOOD)
+            return OutboundMessage(text=replies.ARTICLE_GONE)
         if detailed:
             return OutboundMessage(
                 text=article.answer,

@@ -13,7 +13,9 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, computed_field, field_validator, model_validator
+
+from bot.phone_links import phone_spans
 
 _CONTROL = re.compile(
     r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]"
@@ -83,6 +85,27 @@ class Source(BaseModel):
     url: str
 
 
+class TextPart(BaseModel):
+    """A run of a message's text; ``tel`` (a tel: URI) when the run is a number to call."""
+
+    text: str
+    tel: str | None = None
+
+
+def text_parts(text: str) -> list[TextPart]:
+    """``text`` cut into plain runs and phone numbers, for screens that link the numbers."""
+    parts: list[TextPart] = []
+    cursor = 0
+    for span in phone_spans(text):
+        if span.start > cursor:
+            parts.append(TextPart(text=text[cursor : span.start]))
+        parts.append(TextPart(text=text[span.start : span.end], tel=span.tel))
+        cursor = span.end
+    if cursor < len(text) or not parts:
+        parts.append(TextPart(text=text[cursor:]))
+    return parts
+
+
 class OutboundMessage(BaseModel):
     text: str
     speech: str | None = None  # what a voice channel says when it should differ from text
@@ -94,6 +117,12 @@ class OutboundMessage(BaseModel):
     @property
     def spoken(self) -> str:
         return self.speech or self.text
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def parts(self) -> list[TextPart]:
+        """The text with its phone numbers marked, so the web chat can make them links."""
+        return text_parts(self.text)
 
 
 class EntityOut(BaseModel):

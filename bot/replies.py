@@ -95,6 +95,14 @@ PHONE_CONTACT_CHOICES = {**CONTACT_CHOICES, "channel": "Text me at this number"}
 PHONE_CONTACT_WORDS = {**CONTACT_WORDS, "channel": "we will text you at this number"}
 
 
+STAFF_LABEL = "{name}, city helpline"  # who wrote a staff reply, as the resident sees it
+
+
+def staff_signed(name: str, text: str) -> str:
+    """A staff reply as text channels send it: "Maria, city helpline: ..."."""
+    return f"{STAFF_LABEL.format(name=name)}: {text}"
+
+
 def did_you_mean(count: int) -> str:
     """One suggestion is offered as one: "which of these" only when there are several."""
     return DID_YOU_MEAN_ONE if count == 1 else DID_YOU_MEAN

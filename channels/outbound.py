@@ -31,6 +31,7 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
 from bot.assistant import aware
+from bot.contract import TextPart, text_parts
 from bot.runtime import Runtime
 from bot.settings import Settings
 from bot.storage.channel_state import OptOut
@@ -249,7 +250,7 @@ def _claim(runtime: Runtime, notice_id: int) -> tuple[str, datetime] | None:
             return None
         notice = session.get(Notice, notice_id)
         assert notice is not None
-        return notice.text, aware(notice.created_at)
+        return notice.signed_text, aware(notice.created_at)
 
 
 def _record(runtime: Runtime, notice_id: int, **values: Any) -> None:
@@ -341,8 +342,12 @@ class NoticeFetch(BaseModel):
 
 
 class WebNotice(BaseModel):
+    """A notice as the page shows it: ``author`` (a staff reply's writer) labels it apart."""
+
     id: int
     text: str
+    author: str | None = None
+    parts: list[TextPart]
     created_at: datetime
 
 
@@ -374,4 +379,13 @@ def _pickup(runtime: Runtime, channel: str, sender: str) -> list[WebNotice]:
         for notice in notices:
             notice.status = "delivered"
             notice.sent_at = notice.sent_at or now
-        return [WebNotice(id=n.id, text=n.text, created_at=n.created_at) for n in notices]
+        return [
+            WebNotice(
+                id=n.id,
+                text=n.text,
+                author=n.author,
+                parts=text_parts(n.text),
+                created_at=n.created_at,
+            )
+            for n in notices
+        ]

@@ -42,6 +42,18 @@ def normalise_name(name: str) -> str:
     return name.strip().casefold()
 
 
+def first_name(name: str) -> str:
+    """How a member of staff signs to residents: "maria.lopez@city" -> "Maria".
+
+    The first part of the sign-in name that is a word of two letters or more ("jo-anne_smith"
+    -> "Jo-Anne"); the whole local part when there is none ("m.l" -> "M.l").
+    """
+    local = normalise_name(name).split("@", 1)[0]
+    words = [w for w in re.split(r"[._]+", local) if re.fullmatch(r"[^\W\d_]{2,}(?:-[^\W\d_]+)*", w)]
+    word = words[0] if words else local
+    return "-".join(part[:1].upper() + part[1:] for part in word.split("-"))
+
+
 def _check_name(name: str) -> str:
     name = normalise_name(name)
     if not NAME_PATTERN.fullmatch(name):

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.contract import clean_text
+from bot.staff.accounts import first_name
 from bot.storage.models import Conversation, Handoff, Notice, Turn, utcnow
 
 MAX_REPLY_CHARS = 2000
@@ -101,12 +102,19 @@ def _own(session: Session, handoff_id: int, actor: str) -> tuple[Handoff, Conver
     return handoff, conversation
 
 
-def _notice(handoff: Handoff, conversation: Conversation, text: str, now: datetime) -> Notice:
+def _notice(
+    handoff: Handoff,
+    conversation: Conversation,
+    text: str,
+    now: datetime,
+    author: str | None = None,
+) -> Notice:
     return Notice(
         conversation_id=conversation.id,
         channel=conversation.channel,
         address=handoff.reply_address,
         text=text,
+        author=author,
         status="pending",
         created_at=now,
     )
@@ -115,7 +123,8 @@ def _notice(handoff: Handoff, conversation: Conversation, text: str, now: dateti
 def reply(
     session: Session, handoff_id: int, actor: str, text: str, now: datetime | None = None
 ) -> Notice:
-    """A staff message to the resident: kept in the transcript and queued for their channel."""
+    """A staff message to the resident: kept in the transcript and queued for their channel,
+    signed with the writer's first name so the resident knows a person answered."""
     text = clean_text(text or "")
     if not text:
         raise HandoffError("write a reply before sending it")
@@ -124,7 +133,7 @@ def reply(
     handoff, conversation = _own(session, handoff_id, actor)
     now = now or utcnow()
     session.add(Turn(conversation_id=conversation.id, direction="staff", text=text, created_at=now))
-    notice = _notice(handoff, conversation, text, now)
+    notice = _notice(handoff, conversation, text, now, author=first_name(actor))
     session.add(notice)
     session.flush()
     return notice

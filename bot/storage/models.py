@@ -18,6 +18,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from bot import replies
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -163,6 +165,8 @@ class Notice(Base):
     channel: Mapped[str] = mapped_column(String(32))
     address: Mapped[str | None] = mapped_column(String(200))
     text: Mapped[str] = mapped_column(Text)
+    # The first name of the member of staff who wrote it; None for automatic notices.
+    author: Mapped[str | None] = mapped_column(String(80))
     status: Mapped[str] = mapped_column(
         String(16), default="pending"
     )  # pending|sent|delivered|failed
@@ -170,6 +174,11 @@ class Notice(Base):
     provider_id: Mapped[str | None] = mapped_column(String(120))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    @property
+    def signed_text(self) -> str:
+        """What the resident reads: a staff reply opens with its writer's name."""
+        return replies.staff_signed(self.author, self.text) if self.author else self.text
 
 
 from bot.backoffice import models as _backoffice_models  # noqa: E402, F401

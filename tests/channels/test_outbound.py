@@ -73,6 +73,8 @@ def test_web_notice_waits_for_the_page_and_is_handed_out_once(runtime: Runtime) 
     assert client.post("/api/v1/notices", json={"sender": "web-" + uuid.uuid4().hex}).json() == []
     [notice] = client.post("/api/v1/notices", json={"channel": "web", "sender": sender}).json()
     assert notice["id"] == notice_id and "accepted" in notice["text"]
+    assert notice["author"] is None  # automatic: the page labels it as an update
+    assert "".join(p["text"] for p in notice["parts"]) == notice["text"]
     assert client.post("/api/v1/notices", json={"sender": sender}).json() == []
     assert stored(runtime, notice_id).status == "delivered"
     assert client.post("/api/v1/notices", json={"sender": "short"}).status_code == 422
@@ -110,6 +112,19 @@ def test_telegram_notice_is_delivered_by_the_bot_api(
     assert notice.status == "delivered" and notice.sent_at and notice.provider_id
     assert deliver(runtime, {"telegram": telegram_sender(bot_api)}).get(notice_id) is None
     assert len(bot_api.sent(chat)) == 1  # never twice
+
+
+def test_a_staff_reply_is_signed_with_the_writer_s_first_name(
+    runtime: Runtime, bot_api: FakeTelegram
+) -> None:
+    chat = 10**9 + uuid.uuid4().int % 10**9
+    with runtime.db.transaction() as session:
+        notice = Notice(channel="telegram", address=str(chat), text="Call 311.", author="Maria")
+        session.add(notice)
+        session.flush()
+        notice_id = notice.id
+    assert deliver(runtime, {"telegram": telegram_sender(bot_api)})[notice_id] == "delivered"
+    assert [c.text for c in bot_api.sent(chat)] == ["Maria, city helpline: Call 311."]
 
 
 def test_blocked_bot_fails_at_once_but_an_outage_is_retried(

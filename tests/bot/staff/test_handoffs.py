@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.staff import handoffs
+from bot.staff.accounts import first_name
 from bot.storage.db import Database
 from bot.storage.models import Conversation, Handoff, Notice, Turn
 
@@ -39,6 +40,8 @@ def test_take_reply_and_hand_back(db: Database) -> None:
         notice = handoffs.reply(session, handoff_id, "ana", "  Hello, this is Ana.\x07 ")
         assert (notice.channel, notice.address, notice.status) == ("telegram", "4242", "pending")
         assert notice.text == "Hello, this is Ana."
+        assert notice.author == "Ana"  # a person answered: the resident sees who
+        assert notice.signed_text == "Ana, city helpline: Hello, this is Ana."
     with db.transaction() as session:
         handoff = session.get(Handoff, handoff_id)
         turns = handoffs.transcript(session, handoff.conversation_id)
@@ -55,6 +58,10 @@ def test_take_reply_and_hand_back(db: Database) -> None:
             select(Notice.text).where(Notice.conversation_id == conversation.id)
         ).all()
         assert texts == ["Hello, this is Ana.", handoffs.HANDED_BACK]
+        authors = session.scalars(
+            select(Notice.author).where(Notice.conversation_id == conversation.id)
+        ).all()
+        assert authors == ["Ana", None]  # handing back is an automatic notice
         assert all(i.handoff.id != handoff_id for i in handoffs.inbox(session))
 
 
@@ -100,3 +107,18 @@ def test_reply_needs_a_taken_handoff(db: Database) -> None:
         handoffs.reply(session, handoff_id, "ana", "hello")
     with pytest.raises(handoffs.HandoffError, match="no handoff"), db.transaction() as session:
         handoffs.take(session, 10**9, "ana")
+
+
+@pytest.mark.parametrize(
+    ("name", "signed"),
+    [
+        ("maria", "Maria"),
+        ("maria.lopez", "Maria"),
+        ("maria.lopez@portalder.example", "Maria"),
+        ("jo-anne_smith", "Jo-Anne"),
+        ("m.lopez", "Lopez"),  # an initial is not a name to sign with
+        ("agent7", "Agent7"),  # no word at all: the name as given
+    ],
+)
+def test_staff_sign_with_their_first_name(name: str, signed: str) -> None:
+    assert first_name(name) == signed

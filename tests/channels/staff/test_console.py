@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from bot.runtime import Runtime
+from bot.staff.accounts import first_name
 from bot.storage.models import Conversation, Handoff, Notice
 from tests.channels.staff.conftest import Console
 from tests.channels.staff.helpers import article_fields, counts, file_request
@@ -319,6 +320,7 @@ def test_handoff_take_reply_and_hand_back(
     assert "Reply: sent." in agent.get(response.headers["location"]).text
     picked = agent.client.post("/api/v1/notices", json={"channel": "web", "sender": resident})
     assert [n["text"] for n in picked.json()] == ["Hello, this is Dana from the city."]
+    assert picked.json()[0]["author"] == first_name(agent.name)  # shown as who answered
     ask(agent.client, "Thank you, my bin was not collected", resident)
     assert "my bin was not collected" in agent.get(base).text  # the resident's answer shows
     response = agent.post(f"{base}/release")

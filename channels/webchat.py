@@ -2,9 +2,11 @@
 
 No build step and nothing from a CDN: a Jinja template, one stylesheet and two scripts under
 channels/static/chat/. The page talks to POST /api/v1/messages like any other client and
-picks up notices (status changes) with POST /api/v1/notices. Every answer is rendered with
-``textContent`` (never as HTML), and the Content-Security-Policy allows scripts from this
-server only, so an answer can never run code in a resident's browser.
+picks up notices (status changes, staff replies) with POST /api/v1/notices. Every answer is
+rendered as DOM text nodes (never as HTML; phone numbers become tel: links from the reply's
+``parts``), and the Content-Security-Policy allows scripts from this server only, so an
+answer can never run code in a resident's browser. The favicon (/favicon.ico, also as SVG)
+is served here for every page of the server.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ ASSETS = {
     "chat.css": "text/css",
     "widget.js": "text/javascript",
 }
+ICONS = {"favicon.ico": "image/x-icon", "favicon.svg": "image/svg+xml"}
 PAGE_HEADERS = {
     # The page may be framed by any site (the widget); it runs and fetches only our own code.
     "Content-Security-Policy": (
@@ -60,3 +63,12 @@ def chat_asset(name: str) -> FileResponse:
     if name == "widget.js":  # included from other sites' pages
         headers["Access-Control-Allow-Origin"] = "*"
     return FileResponse(STATIC / name, media_type=ASSETS[name], headers=headers)
+
+
+@router.get("/favicon.ico", include_in_schema=False)
+@router.get("/favicon.svg", include_in_schema=False)
+def favicon(request: Request) -> FileResponse:
+    """The helpline's icon: a speech bubble; ICO at 16, 32 and 48 px rendered from the SVG."""
+    name = request.url.path.lstrip("/")
+    headers = {"X-Content-Type-Options": "nosniff", "Cache-Control": "public, max-age=86400"}
+    return FileResponse(STATIC / name, media_type=ICONS[name], headers=headers)

@@ -58,15 +58,38 @@
   }
 
   // -- the transcript -----------------------------------------------------------------
+  // Everything a resident or the helpline wrote goes in as text nodes: never as markup.
+  function fill(element, text, parts) {
+    const runs = Array.isArray(parts) && parts.length ? parts : [{ text }];
+    for (const part of runs) {
+      if (part.tel && /^tel:\+?[0-9]+(;ext=[0-9]+)?$/.test(part.tel)) {
+        const link = document.createElement("a");
+        link.href = part.tel;
+        link.className = "tel";
+        link.textContent = part.text;
+        element.append(link);
+      } else {
+        element.append(document.createTextNode(part.text || ""));
+      }
+    }
+  }
+
+  function whoSaid(who, options) {
+    if (who === "you") return "You";
+    if (options.author) return options.author + ", city helpline";
+    return options.notice ? "Automatic update from the helpline" : "Helpline";
+  }
+
   function say(who, text, options = {}) {
     const item = document.createElement("li");
-    item.className = "message " + (who === "you" ? "you" : "bot") + (options.notice ? " notice" : "");
+    const kind = who === "you" ? "you" : "bot";
+    item.className = "message " + kind + (options.author ? " staff" : options.notice ? " notice" : "");
     const label = document.createElement("p");
     label.className = "who";
-    label.textContent = who === "you" ? "You" : options.notice ? "Update from the helpline" : "Helpline";
+    label.textContent = whoSaid(who, options);
     const body = document.createElement("p");
     body.className = "text";
-    body.textContent = text;
+    fill(body, text, options.parts);
     item.append(label, body);
     if (options.source && /^https?:\/\//i.test(options.source.url || "")) {
       const line = document.createElement("p");
@@ -83,7 +106,9 @@
       const group = document.createElement("fieldset");
       group.className = "choices";
       const legend = document.createElement("legend");
-      legend.textContent = "Choose an answer, or type your own:";
+      legend.textContent = options.choices.length === 1
+        ? "Choose it, or type your own answer:"
+        : "Choose an answer, or type your own:";
       group.append(legend);
       for (const choice of options.choices) {
         const button = document.createElement("button");
@@ -95,12 +120,23 @@
       item.append(group);
     }
     messages.append(item);
-    transcript.scrollTop = transcript.scrollHeight;
     return item;
   }
 
-  function retireChoices() {
-    for (const group of transcript.querySelectorAll(".choices")) group.remove();
+  // Show a new message from its first line, with the box to answer in below it when it fits.
+  function reveal(item) {
+    form.scrollIntoView({ block: "end" });
+    if (item.getBoundingClientRect().top < 0) item.scrollIntoView({ block: "start" });
+  }
+
+  // An answered question keeps what was answered, in place of the buttons.
+  function settleChoices(chosen) {
+    for (const group of messages.querySelectorAll(".choices")) {
+      const line = document.createElement("p");
+      line.className = "answered";
+      line.textContent = chosen ? "You chose: " + chosen : "You typed your own answer.";
+      group.replaceWith(line);
+    }
   }
 
   function setBusy(on, text) {
@@ -114,8 +150,7 @@
   async function send(text, shown) {
     text = (text || "").trim();
     if (!text || busy) return;
-    retireChoices();
-    say("you", shown || text);
+    reveal(say("you", shown || text));
     setBusy(true, "Sending your message…");
     let response;
     try {
@@ -144,10 +179,16 @@
     }
     const reply = await response.json();
     setBusy(false, "");
+    settleChoices(shown);
+    let first = null;
     for (const message of reply.messages || []) {
-      say("bot", message.text, { source: message.source, choices: message.choices });
+      const item = say("bot", message.text, {
+        parts: message.parts, source: message.source, choices: message.choices,
+      });
+      first = first || item;
     }
-    input.focus();
+    input.focus({ preventScroll: true });
+    if (first) reveal(first);
   }
 
   form.addEventListener("submit", (event) => {
@@ -177,37 +218,88 @@
   }
 
   // -- speaking, where the browser can listen ----------------------------------------
+  // Shown only where it can work: a recognition API, a secure page, a microphone this page
+  // (or the frame it is in) may use, and a service for the language. Any failure says what
+  // to do instead; one that will not go away (no service) hides the button.
   const Recognition = window.SpeechRecognition || window.webkitSpeechRecognition;
-  if (Recognition) {
-    speakButton.hidden = false;
-    let listening = null;
-    speakButton.addEventListener("click", () => {
-      if (listening) { listening.stop(); return; }
-      const recognition = new Recognition();
-      recognition.lang = root.lang || "en";
-      recognition.interimResults = false;
-      recognition.maxAlternatives = 1;
-      recognition.addEventListener("result", (event) => {
-        const heard = event.results[0][0].transcript;
-        input.value = heard;
-        statusLine.textContent = "I heard: " + heard + ". Check it, then press Send.";
-      });
-      recognition.addEventListener("error", () => {
-        statusLine.textContent = "Sorry, I could not hear you. Please type your message instead.";
-      });
-      recognition.addEventListener("end", () => {
-        listening = null;
-        speakButton.setAttribute("aria-pressed", "false");
-        speakButton.textContent = "Speak";
-        input.focus();
-      });
-      listening = recognition;
-      speakButton.setAttribute("aria-pressed", "true");
-      speakButton.textContent = "Stop listening";
-      statusLine.textContent = "Listening. Speak now.";
-      recognition.start();
-    });
+  const policy = document.permissionsPolicy || document.featurePolicy;
+  const SPEECH_PROBLEMS = {
+    "not-allowed": "The microphone is blocked for this page. To speak, allow the microphone in your browser's settings for this site, then press Speak again. Or type your message.",
+    "audio-capture": "No microphone was found. Please check that one is connected, or type your message.",
+    "no-speech": "I did not hear anything. Press Speak and try again, or type your message.",
+    "network": "Speaking is not available in this browser right now. Please type your message.",
+    "service-not-allowed": "Speaking is not available in this browser. Please type your message.",
+    "language-not-supported": "Speaking is not available in this language here. Please type your message.",
+  };
+  const GONE_FOR_GOOD = new Set(["network", "service-not-allowed", "language-not-supported"]);
+
+  async function speechWorks() {
+    if (!Recognition || !window.isSecureContext) return false;
+    if (policy && policy.allowsFeature && !policy.allowsFeature("microphone")) return false;
+    if (typeof Recognition.available === "function") {
+      try {
+        const state = await Recognition.available({ langs: [root.lang || "en"], processLocally: false });
+        if (state === "unavailable") return false;
+      } catch (_) { /* an older API shape: try when pressed */ }
+    }
+    return true;
   }
+
+  async function microphoneDenied() {
+    try {
+      return (await navigator.permissions.query({ name: "microphone" })).state === "denied";
+    } catch (_) {
+      return false;  // cannot tell: the recognition's own error will say
+    }
+  }
+
+  let listening = null;
+  async function listen() {
+    if (listening) { listening.stop(); return; }
+    if (await microphoneDenied()) {
+      statusLine.textContent = SPEECH_PROBLEMS["not-allowed"];
+      return;
+    }
+    const recognition = new Recognition();
+    recognition.lang = root.lang || "en";
+    recognition.interimResults = false;
+    recognition.maxAlternatives = 1;
+    let problem = null;
+    recognition.addEventListener("result", (event) => {
+      const heard = event.results[0][0].transcript;
+      input.value = heard;
+      statusLine.textContent = "I heard: " + heard + ". Check it, then press Send.";
+    });
+    recognition.addEventListener("error", (event) => {
+      problem = event.error;
+      statusLine.textContent = SPEECH_PROBLEMS[event.error]
+        || "Sorry, I could not hear you. Please type your message instead.";
+    });
+    recognition.addEventListener("end", () => {
+      listening = null;
+      speakButton.setAttribute("aria-pressed", "false");
+      speakButton.textContent = "Speak";
+      if (GONE_FOR_GOOD.has(problem)) speakButton.hidden = true;
+      input.focus();
+    });
+    listening = recognition;
+    speakButton.setAttribute("aria-pressed", "true");
+    speakButton.textContent = "Stop listening";
+    statusLine.textContent = "Listening. Speak now.";
+    try {
+      recognition.start();
+    } catch (_) {
+      listening = null;
+      speakButton.setAttribute("aria-pressed", "false");
+      speakButton.textContent = "Speak";
+      statusLine.textContent = "Sorry, I could not start listening. Please type your message.";
+    }
+  }
+
+  speechWorks().then((works) => {
+    speakButton.hidden = !works;
+    if (works) speakButton.addEventListener("click", listen);
+  });
 
   // -- notices: updates on reports made here ------------------------------------------
   async function fetchNotices() {
@@ -218,7 +310,9 @@
         body: JSON.stringify({ channel: "web", sender }),
       });
       if (!response.ok) return;
-      for (const notice of await response.json()) say("bot", notice.text, { notice: true });
+      for (const notice of await response.json()) {
+        reveal(say("bot", notice.text, { notice: true, author: notice.author, parts: notice.parts }));
+      }
     } catch (_) { /* offline: try again later */ }
   }
   fetchNotices();

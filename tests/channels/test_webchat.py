@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import httpx
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 
 from bot import service_requests
 from bot.runtime import Runtime
@@ -62,6 +62,13 @@ def test_page_and_assets(server: str) -> None:
     assert widget.status_code == 200 and "javascript" in widget.headers["content-type"]
     assert httpx.get(f"{server}/chat/../app.py").status_code == 404
     assert httpx.get(f"{server}/chat/secrets.txt").status_code == 404
+    icon = httpx.get(f"{server}/favicon.ico")
+    assert icon.status_code == 200 and icon.headers["content-type"] == "image/x-icon"
+    assert icon.content[:4] == b"\x00\x00\x01\x00"  # an ICO header, not a 404 page
+    svg = httpx.get(f"{server}/favicon.svg")
+    assert svg.headers["content-type"].startswith("image/svg+xml") and b"<svg" in svg.content
+    assert 'rel="icon" href="/favicon.ico"' in page.text and "/favicon.svg" in page.text
+    assert 'name="format-detection"' in page.text  # addresses stay plain, copyable text
 
 
 def test_report_a_problem_by_keyboard_only(page: Page, server: str, runtime: Runtime) -> None:
@@ -74,6 +81,10 @@ def test_report_a_problem_by_keyboard_only(page: Page, server: str, runtime: Run
     tab_to(page, focused_button("Message me here"), backwards=True)
     page.keyboard.press("Enter")
     expect(page.get_by_role("button", name="Yes")).to_be_visible()
+    # The answered question keeps its answer where its buttons were, for eyes and ears alike.
+    asked = page.locator("#messages .message.bot", has_text="How should we tell you")
+    expect(asked.locator(".answered")).to_have_text("You chose: Message me here")
+    assert asked.locator("button, legend").count() == 0
     tab_to(page, focused_button("Yes"), backwards=True)
     page.keyboard.press("Space")
     expect(page.locator("#transcript")).to_contain_text("REQ-")
@@ -141,12 +152,45 @@ def test_answers_are_text_never_markup(page: Page, server: str) -> None:
 
 
 def test_microphone_only_where_the_browser_listens(page: Page, server: str) -> None:
-    page.goto(f"{server}/chat")
-    supported = page.evaluate("Boolean(window.SpeechRecognition || window.webkitSpeechRecognition)")
-    assert page.locator("#speak").is_visible() == supported
+    """Headless Chromium has the API and a speech service but denies the microphone."""
+    page.goto(f"{server}/chat", wait_until="networkidle")
+    speak = page.locator("#speak")
+    expect(speak).to_be_visible()
+    speak.click()
+    expect(page.locator("#status")).to_contain_text("The microphone is blocked")
+    expect(page.locator("#status")).to_contain_text("type your message")
+    expect(speak).to_be_visible()  # allowed later, it works: the button stays
+    # A browser without the API (Firefox) never shows the button.
     page.add_init_script("delete window.SpeechRecognition; delete window.webkitSpeechRecognition;")
-    page.reload()
-    assert not page.locator("#speak").is_visible()
+    page.reload(wait_until="networkidle")
+    expect(speak).to_be_hidden()
+
+
+def test_microphone_allowed_but_missing_says_so(browser: Browser, server: str) -> None:
+    context = browser.new_context(permissions=["microphone"])  # allowed; no device here
+    try:
+        page = context.new_page()
+        page.goto(f"{server}/chat", wait_until="networkidle")
+        page.locator("#speak").click()
+        expect(page.locator("#status")).not_to_have_text("Listening. Speak now.")
+        expect(page.locator("#status")).to_contain_text("type your message")
+        expect(page.locator("#speak")).to_have_attribute("aria-pressed", "false")
+    finally:
+        context.close()
+
+
+def test_phone_numbers_are_links_and_addresses_plain_text(page: Page, server: str) -> None:
+    page.goto(f"{server}/chat")
+    page.locator("#message").fill("what is the emergency number")
+    page.locator("#message").press("Enter")
+    answer = page.locator("#messages .message.bot").nth(1)
+    expect(answer.locator("a[href='tel:911']").first).to_have_text("911")
+    page.locator("#message").fill("there is a deep pothole outside 7 Quay Street, it burst my tyre")
+    page.locator("#message").press("Enter")
+    page.get_by_role("button", name="Message me here").click()
+    readback = page.locator("#messages .message.bot", has_text="Let me check")
+    expect(readback).to_contain_text("7 Quay Street, Harbourside")
+    assert readback.locator("a").count() == 0  # the address and house number stay text
 
 
 def test_empty_message_is_not_sent(page: Page, server: str) -> None:
@@ -160,7 +204,7 @@ def test_empty_message_is_not_sent(page: Page, server: str) -> None:
 def test_notice_appears_on_the_page(page: Page, server: str, runtime: Runtime) -> None:
     import asyncio
 
-    from bot.storage.models import ServiceRequest
+    from bot.storage.models import Notice, ServiceRequest
 
     # The page asks for notices as it loads: let that ask finish first, or it can take the
     # notice delivered below and the reloaded page would find none.
@@ -171,12 +215,27 @@ def test_notice_appears_on_the_page(page: Page, server: str, runtime: Runtime) -
         request = ServiceRequest(service_code="pothole", channel="web", reply_address=sender)
         service_requests.file_request(session, request, actor="test")
         service_requests.change_status(session, request, "in_progress", "test")
+        hostile = '<img src=x onerror="window.pwned=1"> Call <b>311</b> or (555) 010-2030.'
+        session.add(Notice(channel="web", address=sender, text=hostile, author="Maria"))
     with ThreadPoolExecutor(1) as pool:  # Playwright's sync API owns this thread's loop
         pool.submit(asyncio.run, deliver_pending(runtime, {"web": WebNoticeSender()})).result()
     page.reload()
     notice = page.locator("#messages .message.notice")
     expect(notice).to_contain_text("being worked on")
-    expect(notice).to_contain_text("Update from the helpline")
+    expect(notice.locator(".who")).to_have_text("Automatic update from the helpline")
+    staff = page.locator("#messages .message.staff")
+    expect(staff.locator(".who")).to_have_text("Maria, city helpline")
+    expect(staff.locator(".text")).to_contain_text('<img src=x onerror="window.pwned=1"> Call <b>')
+    expect(staff.locator("a[href='tel:+15550102030']")).to_have_text("(555) 010-2030")
+    assert staff.locator("img, b").count() == 0 and page.evaluate("window.pwned") is None
+    # A person and an automatic notice do not look alike (border style, not only colour).
+    styles = [
+        m.evaluate(
+            "el => getComputedStyle(el).borderLeftStyle + getComputedStyle(el).borderLeftWidth"
+        )
+        for m in (notice, staff)
+    ]
+    assert styles[0] != styles[1]
 
 
 @contextmanager

@@ -107,7 +107,7 @@
       group.className = "choices";
       const legend = document.createElement("legend");
       legend.textContent = options.choices.length === 1
-        ? "Choose it, or type your own answer:"
+        ? "Press the button, or type your own answer:"
         : "Choose an answer, or type your own:";
       group.append(legend);
       for (const choice of options.choices) {
@@ -129,9 +129,12 @@
     if (item.getBoundingClientRect().top < 0) item.scrollIntoView({ block: "start" });
   }
 
-  // An answered question keeps what was answered, in place of the buttons.
+  // An answered question keeps what was answered, in place of the buttons. Buttons that
+  // only offered more (an answer's "More details") go quietly when the resident moves on.
   function settleChoices(chosen) {
     for (const group of messages.querySelectorAll(".choices")) {
+      const asked = /[?:]\s*$/.test(group.parentElement.querySelector(".text").textContent);
+      if (!chosen && !asked) { group.remove(); continue; }
       const line = document.createElement("p");
       line.className = "answered";
       line.textContent = chosen ? "You chose: " + chosen : "You typed your own answer.";

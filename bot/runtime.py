@@ -96,9 +96,7 @@ def build_runtime(settings: Settings, *, clock: Callable[[], datetime] | None = 
     catalogue = Catalogue.load()
     data = load_training_data(*training_files(settings))
     clock = clock or (lambda: datetime.now(UTC))
-    extractor = EntityExtractor(
-        data, city, catalogue.codes, timezone=settings.timezone, now=clock
-    )
+    extractor = EntityExtractor(data, city, catalogue.codes, timezone=settings.timezone, now=clock)
     # Instances started together on one database take turns: one migrates, seeds and trains,
     # the others find it done.
     with db.exclusive("hotline:first-start"):

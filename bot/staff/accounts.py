@@ -42,6 +42,9 @@ def normalise_name(name: str) -> str:
     return name.strip().casefold()
 
 
+_WORD = re.compile(r"[^\W\d_]{2,}(?:-[^\W\d_]+)*")  # letters, maybe hyphenated: "jo-anne"
+
+
 def first_name(name: str) -> str:
     """How a member of staff signs to residents: "maria.lopez@city" -> "Maria".
 
@@ -49,7 +52,7 @@ def first_name(name: str) -> str:
     -> "Jo-Anne"); the whole local part when there is none ("m.l" -> "M.l").
     """
     local = normalise_name(name).split("@", 1)[0]
-    words = [w for w in re.split(r"[._]+", local) if re.fullmatch(r"[^\W\d_]{2,}(?:-[^\W\d_]+)*", w)]
+    words = [w for w in re.split(r"[._]+", local) if _WORD.fullmatch(w)]
     word = words[0] if words else local
     return "-".join(part[:1].upper() + part[1:] for part in word.split("-"))
 

@@ -24,7 +24,6 @@ from playwright.sync_api import Frame, FrameLocator, Page, expect
 
 from bot.runtime import Runtime
 from bot.staff import handoffs
-from bot.storage.models import Conversation, Handoff
 from channels.outbound import WebNoticeSender, deliver_pending
 from tests.channels.channel_helpers import BROWSER_MARKS, app_for, serve
 from tests.channels.test_webchat import host_site
@@ -130,13 +129,15 @@ FIND_PROBLEMS = """() => {
     }
   }
   // A word broken across lines has pieces on two lines.
-  const walker = document.createTreeWalker(document.getElementById("messages"), NodeFilter.SHOW_TEXT);
+  const messages = document.getElementById("messages");
+  const walker = document.createTreeWalker(messages, NodeFilter.SHOW_TEXT);
   for (let node = walker.nextNode(); node; node = walker.nextNode()) {
     for (const m of node.data.matchAll(/\\S+/g)) {
       const range = document.createRange();
       range.setStart(node, m.index);
       range.setEnd(node, m.index + m[0].length);
-      const tops = new Set([...range.getClientRects()].filter(r => r.width > 0).map(r => Math.round(r.top)));
+      const rects = [...range.getClientRects()].filter(r => r.width > 0);
+      const tops = new Set(rects.map(r => Math.round(r.top)));
       if (tops.size > 1) problems.push(`word broken across lines: ${m[0]}`);
     }
   }

@@ -314,7 +314,10 @@
       });
       if (!response.ok) return;
       for (const notice of await response.json()) {
-        reveal(say("bot", notice.text, { notice: true, author: notice.author, parts: notice.parts }));
+        // Scroll to it only for a resident at the end of the page, not one reading back.
+        const atEnd = window.innerHeight + window.scrollY >= root.scrollHeight - 80;
+        const item = say("bot", notice.text, { notice: true, author: notice.author, parts: notice.parts });
+        if (atEnd) reveal(item);
       }
     } catch (_) { /* offline: try again later */ }
   }

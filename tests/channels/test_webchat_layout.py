@@ -190,6 +190,11 @@ def test_the_page_at_every_size(page: Page, server: str, runtime: Runtime, shots
             problems = page.evaluate(FIND_PROBLEMS) + check_buttons(page, page.main_frame)
             assert problems == [], label
             assert no_violations(page) == [], label
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.locator("#high-contrast").click()  # staff and automatic notices still differ
+    page.screenshot(path=shots / "page-390-bigger-stronger-colours.png", full_page=True)
+    assert page.evaluate(FIND_PROBLEMS) + check_buttons(page, page.main_frame) == []
+    assert no_violations(page) == []
     print(f"screenshots in {shots}")
 
 

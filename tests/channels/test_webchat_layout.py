@@ -31,11 +31,13 @@ from tests.channels.test_webchat import host_site
 pytestmark = BROWSER_MARKS
 expect.set_options(timeout=20_000)
 
-# (name, width, height): phones, 1280 x 720 at 200 % zoom (640 x 360 CSS px), a desktop.
+# (name, width, height) in CSS px: phones, desktops at 200 % zoom (the CSS viewport halves),
+# a desktop.
 VIEWPORTS = [
     ("320", 320, 568),
     ("390", 390, 844),
     ("1280-at-200pc", 640, 360),
+    ("1920-at-200pc", 960, 540),
     ("1280", 1280, 800),
 ]
 REPORT = "there is a deep pothole outside 7 Quay Street that burst my tyre"

@@ -185,6 +185,8 @@ def test_phone_numbers_are_links_and_addresses_plain_text(page: Page, server: st
     page.locator("#message").press("Enter")
     answer = page.locator("#messages .message.bot").nth(1)
     expect(answer.locator("a[href='tel:911']").first).to_have_text("911")
+    # One button ("More details") is worded as one, not as a choice among several.
+    expect(answer.locator("legend")).to_have_text("Press the button, or type your own answer:")
     page.locator("#message").fill("there is a deep pothole outside 7 Quay Street, it burst my tyre")
     page.locator("#message").press("Enter")
     page.get_by_role("button", name="Message me here").click()

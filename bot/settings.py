@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -45,6 +46,10 @@ class Settings(BaseSettings):
     open311_api_key: SecretStr | None = None
     open311_jurisdiction: str | None = None
     open311_service_map: dict[str, str] = Field(default_factory=dict)  # ours -> theirs, JSON
+    # "auto": the discovery document's formats if HOTLINE_OPEN311_DISCOVERY_URL is set, else
+    # whichever of services.json / services.xml answers; or "json" / "xml" to fix it.
+    open311_format: Literal["auto", "json", "xml"] = "auto"
+    open311_discovery_url: str | None = None
     open311_api_keys: SecretStr | None = None  # our server: comma-separated keys for POST
     jurisdiction_id: str = "portalder.example"  # our server's Open311 jurisdiction
     webhook_url: str | None = None

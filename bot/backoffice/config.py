@@ -58,6 +58,8 @@ def build_connector(settings: Settings) -> Connector | None:
             jurisdiction=settings.open311_jurisdiction,
             service_map=settings.open311_service_map,
             timeout=settings.backoffice_timeout,
+            format=settings.open311_format,
+            discovery_url=settings.open311_discovery_url,
         )
     if not settings.webhook_url or not settings.webhook_secret:
         raise BackOfficeConfigError(

@@ -13,14 +13,25 @@ class DeliveryError(Exception):
 
 
 class RetryableError(DeliveryError):
-    """Worth trying again later: the back office is down, slow, overloaded or garbled."""
+    """Worth trying again later: the back office is down, slow, overloaded or garbled.
+
+    ``maybe_filed`` says the request may have arrived all the same (the answer was lost after
+    it was sent): the row remembers it, and the next attempt asks the back office first.
+    """
+
+    def __init__(self, message: str, *, maybe_filed: bool = False) -> None:
+        super().__init__(message)
+        self.maybe_filed = maybe_filed
 
 
 class AwaitingToken(RetryableError):
     """Filed, but the back office gave a token, not an id yet: check the token, never re-POST."""
 
-    def __init__(self, token: str) -> None:
-        super().__init__(f"filed; waiting for the back office to turn token {token} into an id")
+    def __init__(self, token: str, reason: str | None = None) -> None:
+        why = f" ({reason})" if reason else ""
+        super().__init__(
+            f"filed; waiting for the back office to turn token {token} into an id{why}"
+        )
         self.token = token
 
 

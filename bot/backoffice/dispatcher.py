@@ -30,6 +30,7 @@ from bot.backoffice.connector import (
     Connector,
     DeliveryError,
     PermanentError,
+    RetryableError,
 )
 from bot.backoffice.status_sync import StatusSync
 from bot.storage.db import Database
@@ -191,7 +192,8 @@ class Dispatcher:
                     delivered_at=self.clock(),
                     delivered_to=self.connector.name,
                     last_error=None,
-                    attempts=OutboxMessage.attempts + 1,
+                    # attempts counts POSTs; a token's look-ups are counted apart
+                    attempts=OutboxMessage.attempts + (0 if row.external_token else 1),
                     claimed_by=None,
                     claimed_until=None,
                 )
@@ -218,11 +220,23 @@ class Dispatcher:
             if row is None or row.status != "pending":
                 log.warning("outbox %s: settled elsewhere while we delivered", row_id)
                 return
-            row.attempts += 1
             row.claimed_by = row.claimed_until = None
             row.last_error = str(error)[:MAX_ERROR_CHARS]
             if isinstance(error, AwaitingToken):
+                # Filed: only the id is missing. Look-ups back off on their own count and
+                # never make the row dead, so nothing invites a second POST.
+                if not row.external_token:
+                    row.attempts += 1
                 row.external_token = error.token[:200]
+                row.token_lookups += 1
+                row.next_attempt_at = now + timedelta(
+                    seconds=self.policy.delay(row.token_lookups, self.rng)
+                )
+                log.warning("outbox %s: %s", row_id, error)
+                return
+            row.attempts += 1
+            if isinstance(error, RetryableError) and error.maybe_filed:
+                row.maybe_filed = True
             if isinstance(error, PermanentError) or row.attempts >= self.policy.max_attempts:
                 row.status = "dead"
                 log.error("outbox %s dead after %d attempts: %s", row_id, row.attempts, error)

@@ -28,6 +28,17 @@ class OutboxEntry:
     last_error: str | None
     delivered_to: str | None
     delivered_at: datetime | None
+    maybe_filed: bool = False  # an answer was lost: the back office may hold it already
+    external_token: str | None = None  # filed; the back office's id is still being asked for
+
+    @property
+    def outcome(self) -> str:
+        """What staff need to know before pressing Retry."""
+        if self.external_token:
+            return f"filed: waiting for the back office's id (token {self.external_token})"
+        if self.maybe_filed:
+            return "unknown: may have been filed"
+        return "not filed" if self.status != "delivered" else "filed"
 
 
 def summary(db: Database) -> dict[str, int]:
@@ -59,6 +70,8 @@ def listing(db: Database, status: str | None = None, limit: int = 100) -> list[O
                 row.last_error,
                 row.delivered_to,
                 row.delivered_at,
+                row.maybe_filed,
+                row.external_token,
             )
             for row, reference in session.execute(query)
         ]

@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     DateTime,
     Float,
     ForeignKey,
@@ -15,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -135,6 +137,12 @@ class OutboxMessage(Base):
     claimed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     delivered_to: Mapped[str | None] = mapped_column(String(32))  # the connector's name
     external_token: Mapped[str | None] = mapped_column(String(200))  # Open311 token to resolve
+    # Filed, as far as the back office is concerned, once a token came back: its look-ups
+    # then back off on their own count and never POST again.
+    token_lookups: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # An attempt's answer was lost after it was sent: the back office may hold the request, so
+    # the next attempt (a staff Retry too) asks it first.
+    maybe_filed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class Handoff(Base):

@@ -161,3 +161,18 @@ def test_errors_are_shown_without_personal_data(
     assert f"400 {reference} &lt;b&gt;bad&lt;/b&gt; [hidden] [hidden]" in page
     assert "ana@example.org" not in page and "010-4477" not in page
     assert redact("timed out after 10.0 s (attempt 3)") == "timed out after 10.0 s (attempt 3)"
+
+
+def test_a_row_that_may_have_been_filed_says_so(
+    console: Callable[[str], Console], runtime: Runtime, fake: FakeBackOffice
+) -> None:
+    """Its POST timed out after the back office had it: not "delivery gave up" alone."""
+    [request_id] = file_requests(runtime.db, 1)
+    fake.faults = ["slow"]
+    connector = Open311Connector(fake.url, api_key=fake.api_key, timeout=0.5)
+    Dispatcher(runtime.db, connector, policy=ONE_TRY, name="console-tests").run_once()
+    row = row_of(runtime, request_id)
+    assert (row.status, row.maybe_filed) == ("dead", True)
+    page = console("agent").get("/staff/outbox")
+    assert "unknown: may have been filed" in page.text
+    assert "asks the back office for it before filing anything again" in page.text

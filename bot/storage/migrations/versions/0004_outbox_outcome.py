@@ -1,0 +1,31 @@
+"""Outbox rows that may have been filed, and token look-ups counted on their own.
+
+Also joins the three heads that 0001_initial branched into.
+
+Revision ID: 0004_outbox_outcome
+Revises: 0002_channel_state, 0002_outbox_claims, 0003_staff
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0004_outbox_outcome"
+down_revision = ("0002_channel_state", "0002_outbox_claims", "0003_staff")
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("outbox") as batch:
+        batch.add_column(sa.Column("token_lookups", sa.Integer, nullable=False, server_default="0"))
+        batch.add_column(
+            sa.Column("maybe_filed", sa.Boolean, nullable=False, server_default=sa.false())
+        )
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("outbox") as batch:
+        batch.drop_column("maybe_filed")
+        batch.drop_column("token_lookups")

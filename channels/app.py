@@ -58,7 +58,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         return await call_next(request)
 
     app.include_router(api.router)
-    app.include_router(open311.router)  # Open311 GeoReport v2 at /open311/v2
+    open311.install(app)  # Open311 GeoReport v2 at /open311/v2, discovery at /open311
     app.include_router(backoffice_webhook.router)  # status pushed by a webhook back office
     residents.install(app)  # Telegram, SMS, web chat, notices, rate limits
     staff.install(app)  # staff console /staff and staff API /api/v1/staff

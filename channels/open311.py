@@ -15,17 +15,25 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import math
+import re
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.concurrency import run_in_threadpool
+from fastapi.exception_handlers import (
+    http_exception_handler,
+    request_validation_exception_handler,
+)
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field, ValidationError, field_validator
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from starlette.exceptions import HTTPException
 
 from bot import service_requests
 from bot.backoffice.models import Open311Post
@@ -35,6 +43,7 @@ from bot.storage.models import ServiceRequest
 from channels.deps import RuntimeDep
 
 router = APIRouter(prefix="/open311/v2", tags=["open311"])
+discovery_router = APIRouter(prefix="/open311", tags=["open311"])
 
 FORMATS = ("json", "xml")
 MAX_IDS = 100
@@ -42,7 +51,16 @@ MAX_RESULTS = 1000
 MAX_WINDOW = timedelta(days=90)
 CLOSED = ("closed", "rejected")
 DATATYPES = {"choice": "singlevaluelist", "number": "number", "text": "string"}
-XML_ITEMS = {"attributes": "attribute", "values": "value"}
+XML_ITEMS = {
+    "attributes": "attribute",
+    "values": "value",
+    "endpoints": "endpoint",
+    "formats": "format",
+}
+# Characters XML 1.0 cannot carry at all: refused on the way in, dropped on the way out.
+NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"
+CHANGESET = "2026-12-01T00:00:00Z"  # when the routes or fields below last changed
 
 
 # -- what goes out --------------------------------------------------------------------------
@@ -83,8 +101,12 @@ class ServiceDefinitionOut(BaseModel):
 
 
 class RequestCreatedOut(BaseModel):
+    """The spec's answer to a POST: an id, or a token "if the id is not ready" (never both).
+
+    We file at once, so we give the id; tokens still resolve for clients that hold one.
+    """
+
     service_request_id: str
-    token: str
     service_notice: str | None = None
     account_id: str | None = None
 
@@ -112,6 +134,21 @@ class RequestOut(BaseModel):
     lat: float | None
     long: float | None
     media_url: str | None
+
+
+class EndpointOut(BaseModel):
+    specification: str = SPECIFICATION
+    url: str
+    changeset: str = CHANGESET
+    type: Literal["production", "test"] = "production"
+    formats: list[str] = Field(default_factory=lambda: ["text/xml", "application/json"])
+
+
+class DiscoveryOut(BaseModel):
+    changeset: str = CHANGESET
+    contact: str
+    key_service: str
+    endpoints: list[EndpointOut]
 
 
 # -- what comes in --------------------------------------------------------------------------
@@ -167,7 +204,7 @@ def _xml_value(parent: ET.Element, tag: str, value: Any) -> None:
     elif isinstance(value, bool):
         element.text = "true" if value else "false"
     elif value is not None:
-        element.text = str(value)
+        element.text = NOT_XML.sub("", str(value))  # stored before we refused them
 
 
 def render(
@@ -279,6 +316,7 @@ def _request_out(rt: Runtime, request: ServiceRequest, full: bool) -> RequestOut
         requested_datetime=_w3c(request.created_at),
         updated_datetime=_w3c(request.updated_at),
         address=request.address if full else None,
+        address_id=str((request.fields or {}).get("address_id") or "") or None if full else None,
         lat=request.lat if full else None,
         long=request.lon if full else None,
         media_url=str(media) if full and media else None,
@@ -333,6 +371,9 @@ def _parse_form(form: Any) -> RequestIn:
     for key, value in form.multi_items():
         if not isinstance(value, str):
             raise Open311Failure(400, f"{key[:40]} must be text, not a file")
+        if NOT_XML.search(key) or NOT_XML.search(value):
+            name = NOT_XML.sub("", key)[:40]
+            raise Open311Failure(400, f"{name} holds a control character XML cannot carry")
         if key.startswith("attribute[") and key.endswith("[]"):
             code = key[len("attribute[") : -3]
             listed = attributes.setdefault(code, [])
@@ -360,6 +401,8 @@ def _fields(service: ServiceType, given: dict[str, str | list[str]]) -> dict[str
         if isinstance(value, list):
             raise Open311Failure(400, f"attribute {code} takes one value")
         value = value.strip()
+        if not value:  # clients that send every attribute send the unused ones empty
+            continue
         if field.kind == "choice" and value.lower() not in field.choices:
             raise Open311Failure(
                 400, f"attribute {code} must be one of: {', '.join(field.choices)}"
@@ -371,15 +414,26 @@ def _fields(service: ServiceType, given: dict[str, str | list[str]]) -> dict[str
                 raise Open311Failure(400, f"attribute {code} must be a number") from exc
             if not math.isfinite(number):
                 raise Open311Failure(400, f"attribute {code} must be a number")
-        if value:
-            fields[code] = value.lower() if field.kind == "choice" else value[:500]
+        fields[code] = value.lower() if field.kind == "choice" else value[:500]
     missing = [f.name for f in service.fields if f.required and f.name not in fields]
     if missing:
         raise Open311Failure(400, f"required service attribute missing: {', '.join(missing)}")
     return fields
 
 
-def _file(rt: Runtime, body: RequestIn, client: str, key: str | None) -> ServiceRequest:
+class KeyReused(Open311Failure):
+    def __init__(self) -> None:
+        super().__init__(422, "Idempotency-Key was already used for a different request")
+
+
+def _same_post(done: Open311Post, digest: str) -> None:
+    if done.body_hash and not hmac.compare_digest(done.body_hash, digest):
+        raise KeyReused()
+
+
+def _file(
+    rt: Runtime, body: RequestIn, client: str, key: str | None, digest: str = ""
+) -> ServiceRequest:
     service = _service(rt, body.service_code)
     if (body.lat is None) != (body.long is None):
         raise Open311Failure(400, "lat and long must be given together")
@@ -388,6 +442,8 @@ def _file(rt: Runtime, body: RequestIn, client: str, key: str | None) -> Service
     fields = _fields(service, body.attributes)
     if body.media_url:
         fields["media_url"] = body.media_url
+    if body.address_id:
+        fields["address_id"] = body.address_id
     street = district = None
     if body.lat is not None and body.long is not None:
         found = rt.city.nearest(body.lat, body.long)
@@ -400,7 +456,7 @@ def _file(rt: Runtime, body: RequestIn, client: str, key: str | None) -> Service
     request = ServiceRequest(
         service_code=service.code,
         description=body.description or "",
-        address=body.address_string or body.address_id,
+        address=body.address_string,
         street=street,
         district=district,
         lat=body.lat,
@@ -417,12 +473,20 @@ def _file(rt: Runtime, body: RequestIn, client: str, key: str | None) -> Service
             if key:
                 done = session.get(Open311Post, (client, key))
                 if done is not None:
+                    _same_post(done, digest)
                     existing = session.get(ServiceRequest, done.request_id)
                     assert existing is not None
                     return existing
             service_requests.file_request(session, request, actor)
             if key:
-                session.add(Open311Post(client=client, idempotency_key=key, request_id=request.id))
+                session.add(
+                    Open311Post(
+                        client=client,
+                        idempotency_key=key,
+                        request_id=request.id,
+                        body_hash=digest,
+                    )
+                )
         return request
     except IntegrityError:  # the same key, filed by a concurrent retry a moment ago
         if not key:
@@ -431,6 +495,7 @@ def _file(rt: Runtime, body: RequestIn, client: str, key: str | None) -> Service
             done = session.get(Open311Post, (client, key))
             if done is None:
                 raise
+            _same_post(done, digest)
             existing = session.get(ServiceRequest, done.request_id)
             assert existing is not None
             return existing
@@ -446,14 +511,17 @@ async def create_request(fmt: str, request: Request, rt: RuntimeDep) -> Response
         client = _client(rt, body.api_key)
         if client is None:
             raise Open311Failure(403, "api_key was not provided or is not valid")
-        _check(rt, fmt, body.jurisdiction_id)
+        # Some clients put jurisdiction_id in the POST's query string rather than its body.
+        _check(rt, fmt, body.jurisdiction_id or _one(request, "jurisdiction_id"))
         key = (request.headers.get("idempotency-key") or "").strip()[:200] or None
-        filed = await run_in_threadpool(_file, rt, body, client, key)
+        digest = hashlib.sha256(
+            repr(sorted((k, str(v)) for k, v in form.multi_items())).encode()
+        ).hexdigest()
+        filed = await run_in_threadpool(_file, rt, body, client, key, digest)
     except Open311Failure as exc:
         return error(fmt, exc.code, exc.description)
-    reference = filed.reference or ""
     created = RequestCreatedOut(
-        service_request_id=reference, token=token_for(rt, reference), account_id=body.account_id
+        service_request_id=filed.reference or "", account_id=body.account_id
     )
     return render(fmt, "service_requests", "request", [created])
 
@@ -477,33 +545,43 @@ def request_id_from_token(
     )
 
 
+def _one(request: Request, name: str) -> str | None:
+    return (request.query_params.get(name) or "").strip()[:200] or None
+
+
+def _many(request: Request, name: str) -> list[str]:
+    """A parameter given as a comma list, repeated (a=1&a=2), or both."""
+    values = request.query_params.getlist(name)
+    if sum(len(v) for v in values) > 4000:
+        raise Open311Failure(400, f"{name} is too long")
+    return [part.strip() for v in values for part in v.split(",") if part.strip()]
+
+
 @router.get("/requests.{fmt}")
-def list_requests(
-    fmt: str,
-    rt: RuntimeDep,
-    jurisdiction_id: Annotated[str | None, Query()] = None,
-    service_request_id: Annotated[str | None, Query()] = None,
-    service_code: Annotated[str | None, Query()] = None,
-    start_date: Annotated[str | None, Query()] = None,
-    end_date: Annotated[str | None, Query()] = None,
-    status: Annotated[str | None, Query()] = None,
-    api_key: Annotated[str | None, Query()] = None,
-) -> Response:
+def list_requests(fmt: str, request: Request, rt: RuntimeDep) -> Response:
     try:
-        _check(rt, fmt, jurisdiction_id)
+        _check(rt, fmt, _one(request, "jurisdiction_id"))
         query = select(ServiceRequest).where(ServiceRequest.reference.is_not(None))
-        if service_request_id:  # overrides every other filter, as the spec says
-            ids = [i.strip()[:40] for i in service_request_id.split(",") if i.strip()]
+        ids = _many(request, "service_request_id")
+        if ids:  # overrides every other filter, as the spec says
             if len(ids) > MAX_IDS:
                 raise Open311Failure(400, f"at most {MAX_IDS} service_request_id at once")
             query = query.where(
-                ServiceRequest.reference.in_([service_requests.normalise_reference(i) for i in ids])
+                ServiceRequest.reference.in_(
+                    [service_requests.normalise_reference(i[:40]) for i in ids]
+                )
             )
         else:
-            query = _filtered(query, service_code, start_date, end_date, status)
+            query = _filtered(
+                query,
+                _many(request, "service_code"),
+                _one(request, "start_date"),
+                _one(request, "end_date"),
+                _many(request, "status"),
+            )
     except Open311Failure as exc:
         return error(fmt, exc.code, exc.description)
-    full = _client(rt, (api_key or "")[:200]) is not None
+    full = _client(rt, _one(request, "api_key")) is not None
     with rt.db.sessions() as session:
         found = session.scalars(query.order_by(ServiceRequest.id.desc()).limit(MAX_RESULTS))
         out = [_request_out(rt, r, full) for r in found]
@@ -512,24 +590,31 @@ def list_requests(
 
 def _filtered(
     query: Any,
-    service_code: str | None,
+    service_codes: list[str],
     start_date: str | None,
     end_date: str | None,
-    status: str | None,
+    statuses: list[str],
 ) -> Any:
-    if any(len(p or "") > 2000 for p in (service_code, start_date, end_date, status)):
-        raise Open311Failure(400, "a query parameter is too long")
-    end = _parse_w3c(end_date, "end_date") or datetime.now(UTC)
-    start = _parse_w3c(start_date, "start_date") or end - MAX_WINDOW
-    if start > end:
-        raise Open311Failure(400, "start_date is after end_date")
-    if end - start > MAX_WINDOW:
-        raise Open311Failure(400, "start_date to end_date may not span more than 90 days")
-    query = query.where(ServiceRequest.created_at >= start, ServiceRequest.created_at <= end)
-    if service_code:
-        query = query.where(ServiceRequest.service_code.in_(service_code.split(",")))
-    if status:
-        wanted = {s.strip().lower() for s in status.split(",")}
+    """The spec's date rules: 90 days at most when both ends are given; with neither, the
+    last 90 days; with one alone, everything from (or up to) it, 1000 requests at most.
+    Compared as instants, in UTC, whatever offset was given (SQLite keeps UTC wall time)."""
+    start = _parse_w3c(start_date, "start_date")
+    end = _parse_w3c(end_date, "end_date")
+    if start and end:
+        if start > end:
+            raise Open311Failure(400, "start_date is after end_date")
+        if end - start > MAX_WINDOW:
+            raise Open311Failure(400, "start_date to end_date may not span more than 90 days")
+    elif start is None and end is None:
+        start = datetime.now(UTC) - MAX_WINDOW
+    if start is not None:
+        query = query.where(ServiceRequest.created_at >= _stored(start))
+    if end is not None:
+        query = query.where(ServiceRequest.created_at <= _stored(end))
+    if service_codes:
+        query = query.where(ServiceRequest.service_code.in_(service_codes))
+    if statuses:
+        wanted = {s.lower() for s in statuses}
         if not wanted <= {"open", "closed"}:
             raise Open311Failure(400, "status must be open, closed or both")
         if wanted == {"open"}:
@@ -537,6 +622,11 @@ def _filtered(
         elif wanted == {"closed"}:
             query = query.where(ServiceRequest.status.in_(CLOSED))
     return query
+
+
+def _stored(moment: datetime) -> datetime:
+    """A moment as the database compares it: UTC (SQLite compares the text of wall time)."""
+    return moment.astimezone(UTC)
 
 
 @router.get("/requests/{service_request_id}.{fmt}")
@@ -557,3 +647,62 @@ def get_request(
     except Open311Failure as exc:
         return error(fmt, exc.code, exc.description)
     return render(fmt, "service_requests", "request", [out])
+
+
+# -- service discovery (its own path, beside the versioned endpoint) ------------------------
+@discovery_router.get("/discovery.{fmt}")
+def discovery(fmt: str, request: Request, rt: RuntimeDep) -> Response:
+    """Where our GeoReport v2 endpoint is and which formats it speaks, as the spec asks."""
+    if fmt not in FORMATS:
+        return error(fmt, 404, "format not supported; use .json or .xml")
+    base = (rt.settings.public_url or str(request.base_url)).rstrip("/")
+    document = DiscoveryOut(
+        contact=f"Open311 endpoint of {rt.settings.jurisdiction_id}",
+        key_service=f"{base}/staff",
+        endpoints=[EndpointOut(url=f"{base}/open311/v2")],
+    )
+    return render(fmt, "discovery", None, document)
+
+
+class RedactKeys(logging.Filter):
+    """Keeps ``api_key=...`` out of the access log: GETs may carry it in the query string."""
+
+    _key = re.compile(r"(api_key=)[^&\s\"]*", re.IGNORECASE)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                self._key.sub(r"\1[hidden]", a) if isinstance(a, str) else a for a in record.args
+            )
+        elif isinstance(record.msg, str):
+            record.msg = self._key.sub(r"\1[hidden]", record.msg)
+        return True
+
+
+ACCESS_LOG_FILTER = RedactKeys()
+
+
+def _fmt_of(path: str) -> str:
+    return "xml" if path.endswith(".xml") else "json"
+
+
+def install(app: FastAPI) -> None:
+    """Our routes, and the spec's error list for every error under /open311 (404 and 405 of
+    routes that do not exist included); other paths keep FastAPI's own answers."""
+    app.include_router(router)
+    app.include_router(discovery_router)
+    logging.getLogger("uvicorn.access").addFilter(ACCESS_LOG_FILTER)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> Response:
+        if not request.url.path.startswith("/open311/"):
+            return await http_exception_handler(request, exc)
+        answer = error(_fmt_of(request.url.path), exc.status_code, str(exc.detail))
+        answer.headers.update(exc.headers or {})
+        return answer
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> Response:
+        if not request.url.path.startswith("/open311/"):
+            return await request_validation_exception_handler(request, exc)
+        return error(_fmt_of(request.url.path), 400, "the request's parameters are not valid")

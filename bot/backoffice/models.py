@@ -28,4 +28,7 @@ class Open311Post(Base):
     client: Mapped[str] = mapped_column(String(64), primary_key=True)  # hash of the api_key
     idempotency_key: Mapped[str] = mapped_column(String(200), primary_key=True)
     request_id: Mapped[int] = mapped_column(ForeignKey("service_requests.id"))
+    # What was POSTed (a hash): the same key with another body is refused, not answered
+    # with the first request.
+    body_hash: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

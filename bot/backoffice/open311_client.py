@@ -180,13 +180,13 @@ class Open311Connector:
             data["lat"], data["long"] = str(request.lat), str(request.lon)
         if request.address:
             data["address_string"] = request.address
-        if "lat" not in data and "address_string" not in data:
-            raise PermanentError("the request has neither a location nor an address")
         for code, value in (request.fields or {}).items():
-            if code == "media_url":
-                data["media_url"] = str(value)
+            if code in ("media_url", "address_id"):
+                data[code] = str(value)
             elif isinstance(value, str | int | float) and not isinstance(value, bool):
                 data[f"attribute[{code}]"] = str(value)
+        if not {"lat", "address_string", "address_id"} & set(data):
+            raise PermanentError("the request has neither a location nor an address")
         return data
 
     def _resolve_token(self, token: str) -> str:

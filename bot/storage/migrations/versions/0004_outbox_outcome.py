@@ -1,4 +1,5 @@
-"""Outbox rows that may have been filed, and token look-ups counted on their own.
+"""Outbox rows that may have been filed, token look-ups counted on their own, and the body
+hash of an Open311 POST kept with its Idempotency-Key.
 
 Also joins the three heads that 0001_initial branched into.
 
@@ -23,9 +24,13 @@ def upgrade() -> None:
         batch.add_column(
             sa.Column("maybe_filed", sa.Boolean, nullable=False, server_default=sa.false())
         )
+    with op.batch_alter_table("open311_posts") as batch:
+        batch.add_column(sa.Column("body_hash", sa.String(64), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("open311_posts") as batch:
+        batch.drop_column("body_hash")
     with op.batch_alter_table("outbox") as batch:
         batch.drop_column("maybe_filed")
         batch.drop_column("token_lookups")

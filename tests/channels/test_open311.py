@@ -19,6 +19,9 @@ from typing import Any
 import httpx
 import pytest
 import requests
+from civicbot.http import HttpTransport, RateLimiter
+from civicbot.open311 import Open311Client
+from civicbot.registry import Endpoint
 from fastapi.testclient import TestClient
 from georeport import GeoReport
 from pydantic import SecretStr
@@ -382,6 +385,34 @@ def test_georeport_lists_files_and_reads_back(servers: Servers) -> None:
             select(ServiceRequest.reference).where(ServiceRequest.service_code == "streetlight")
         ).all()
     assert len(filed) == 2 * len(servers.urls)
+
+
+def test_civicbot_files_and_reads_back(servers: Servers) -> None:
+    """civicbot (PyPI), a second client we did not write: it validates against our live
+    service list and definition, sends every attribute it knows, files, and reads back."""
+    url = servers.urls[0]
+    endpoint = Endpoint(id="portalder", name="Portalder", base_url=f"{url}/open311/v2", write=True)
+    http = HttpTransport(timeout=30, rate_limiter=RateLimiter(min_interval=0))
+    client = Open311Client(endpoint, transport=http, jurisdiction_id=JURISDICTION)
+    assert "pothole" in {s["service_code"] for s in client.list_services()}
+    prepared = client.create_request(
+        "streetlight",
+        dry_run=False,
+        confirm="SEND",
+        api_key=API_KEY,
+        validate_remote=True,
+        address_string="5 Oak Avenue",
+        description="flickering all night (civicbot)",
+        attributes={"problem": "flickering", "pole_number": ""},  # blank: not given
+    )
+    (created,) = prepared.response
+    reference = created["service_request_id"]
+    assert "token" not in created
+    one = client.get_request(reference)
+    assert one is not None and (one["service_code"], one["status"]) == ("streetlight", "open")
+    check_request(one)
+    since = client.list_requests(service_code="streetlight", start_date="2020-01-01T00:00:00Z")
+    assert reference in {r["service_request_id"] for r in since}  # start_date alone is fine
 
 
 def test_our_client_files_into_our_server_and_status_comes_back(

@@ -128,6 +128,7 @@ class Assistant:
             state = DialogueState.model_validate(conversation.state or {})
             if now - aware(conversation.last_active_at) > self.session_ttl:
                 state = DialogueState()
+            state.attachments.update(_attachments(message))
             ctx = TurnContext(
                 session, conversation, state, message, now, prefs=dict(conversation.prefs or {})
             )
@@ -343,7 +344,8 @@ class Assistant:
         phone_for_lookup = form.phone or (
             message.sender if message.channel in ("sms", "voice") else None
         )
-        fields = dict(form.fields)
+        fields = {**ctx.state.attachments, **form.fields}
+        ctx.state.attachments = {}
         if form.phone:
             fields["contact_phone"] = form.phone
         request = ServiceRequest(
@@ -469,3 +471,19 @@ class Assistant:
         if answer.outcome == "unanswered":
             ctx.unanswered = u.text
         return answer.messages
+
+
+# What a channel may attach to a report: a picture's public URL (an MMS), or a Telegram
+# photo's file id (its file URL would carry the bot's token).
+ATTACHMENTS = ("media_url", "telegram_photo")
+
+
+def _attachments(message: InboundMessage) -> dict[str, str]:
+    """A channel's attachments (``metadata["attachments"]``), only the names above."""
+    given = message.metadata.get("attachments")
+    if not isinstance(given, dict):
+        return {}
+    kept = {n: given[n][:1000] for n in ATTACHMENTS if isinstance(given.get(n), str) and given[n]}
+    if not kept.get("media_url", "https://").lower().startswith(("https://", "http://")):
+        del kept["media_url"]
+    return kept

@@ -4,9 +4,13 @@ Routes and handlers follow the Bot API: an Update comes in (message, callback qu
 location, voice note, command); it becomes an ``InboundMessage`` with message_id
 ``tg-{update_id}``; the reply goes out with sendMessage, choices as an inline keyboard whose
 callback data is the choice's payload, article sources as links, text split to Telegram's
-4096-character limit. A webhook delivery Telegram retries is answered once: the update id is
-claimed in ``channel_receipts`` before it is handled and released if handling fails (so
-Telegram's retry gets another go).
+4096-character limit. A webhook delivery Telegram retries is handled again, and answered
+once: the turn's own record (the assistant's reply cache) commits with the turn, so a crash
+mid-turn leaves nothing claimed and the redelivery is handled; each part of the reply is
+claimed in ``channel_receipts`` (keyed with the chat) just before it is sent, so a part sent
+before a failure is not sent again. A chat that blocked the bot (403) is marked unreachable,
+answered 200 and sent no notices until it writes again. A photo's caption is the message and
+the photo (its Telegram file id: a file URL would hold our token) goes with the next report.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import io
 import logging
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -33,6 +37,7 @@ from telegram import (
     Update,
 )
 from telegram.constants import ChatType, InlineKeyboardButtonLimit, MessageLimit, ParseMode
+from telegram.error import Forbidden
 from telegram.ext import (
     Application,
     CallbackQueryHandler,
@@ -47,7 +52,7 @@ from bot.assistant import InputTooLong
 from bot.contract import InboundMessage, Location, OutboundMessage, Reply
 from bot.runtime import Runtime
 from bot.settings import Settings
-from bot.storage.channel_state import ChannelReceipt
+from bot.storage.channel_state import ChannelReceipt, OptOut
 from channels.deps import get_runtime
 from channels.rate_limit import SLOW_DOWN, RateLimiter
 
@@ -61,7 +66,10 @@ MAX_VOICE_BYTES = 2_000_000
 HEARD = "I heard: {text}"
 CHOOSE = "Please choose:"
 UNSUPPORTED = "Sorry, I can read text, voice messages and shared locations, but not this."
+UNREACHABLE = "blocked"  # OptOut.keyword of a chat whose Bot API answered 403
 _REFERENCE = re.compile(r"^[A-Za-z0-9-]{1,40}$")
+# /start deep links (t.me/<bot>?start=report-pothole): letters, digits, _ and - only.
+_DEEP_LINK = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _LANGUAGE = re.compile(r"^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})?$")
 
 Recognize = Callable[[bytes, int], str]  # (pcm16, rate) -> what was said
@@ -150,12 +158,21 @@ def command_text(command: str, args: list[str]) -> str:
     """What a command means to the assistant, as the payload a button would send."""
     argument = args[0] if args else ""
     if command == "start":
-        return "/greet"
+        return deep_link_text(argument) if _DEEP_LINK.match(argument) else "/greet"
     if command == "status":
         return f"/request:{argument}" if _REFERENCE.match(argument) else "/check_status"
     if command == "language":
         return f"/language:{argument.lower()}" if _LANGUAGE.match(argument) else "/change_language"
     return "/help"
+
+
+def deep_link_text(parameter: str) -> str:
+    """A /start parameter as what the resident would have said: ``report-pothole`` is
+    "report pothole", ``status-REQ-2026-000123`` asks for that request."""
+    kind, _, rest = parameter.partition("-")
+    if kind.lower() == "status" and _REFERENCE.match(rest):
+        return f"/request:{rest}"
+    return " ".join(parameter.replace("_", " ").replace("-", " ").split())
 
 
 def decode_voice(data: bytes) -> tuple[bytes, int]:
@@ -198,6 +215,10 @@ class MalformedUpdate(ValueError):
     """JSON with an update_id that python-telegram-bot cannot read as an Update."""
 
 
+class ChatUnreachable(Exception):
+    """The Bot API refused to write to the chat (the resident blocked the bot)."""
+
+
 class TelegramChannel:
     """One PTB Application with our handlers; the runtime is looked up per update."""
 
@@ -236,6 +257,7 @@ class TelegramChannel:
         add(MessageHandler(private & filters.COMMAND, self._unknown_command))
         add(MessageHandler(private & filters.LOCATION, self._location))
         add(MessageHandler(private & filters.VOICE, self._voice))
+        add(MessageHandler(private & filters.PHOTO, self._photo))
         add(MessageHandler(private & ~filters.StatusUpdate.ALL, self._unsupported))
         self.application.add_error_handler(self._error)
 
@@ -253,23 +275,20 @@ class TelegramChannel:
         await self.application.shutdown()  # does nothing if never initialised
 
     # -- webhook -------------------------------------------------------------------------
-    async def handle_webhook(self, data: dict[str, Any], runtime: Runtime) -> bool:
-        """Handle one update from the webhook; False when it was a duplicate (not answered)."""
+    async def handle_webhook(self, data: dict[str, Any]) -> None:
+        """Handle one update from the webhook (again, if Telegram delivers it again)."""
         await self.ensure_started()
         try:
             update = Update.de_json(data, self.bot)
         except (AttributeError, KeyError, TypeError, ValueError) as exc:
             raise MalformedUpdate(f"not a Telegram Update: {exc}") from exc
-        message_id = f"tg-{update.update_id}"
-        if not await asyncio.to_thread(_claim, runtime, message_id):
-            return False
+        if update.effective_message is not None and update.effective_chat is None:
+            raise MalformedUpdate("not a Telegram Update: a message without a chat")
         self._failed.discard(update.update_id)
         await self.application.process_update(update)
         if update.update_id in self._failed:
             self._failed.discard(update.update_id)
-            await asyncio.to_thread(_release, runtime, message_id)
             raise RuntimeError(f"update {update.update_id} failed; Telegram will retry it")
-        return True
 
     # -- handlers ------------------------------------------------------------------------
     async def _command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -323,10 +342,21 @@ class TelegramChannel:
                 log.exception("voice note could not be transcribed")
         if heard:
             assert update.effective_chat is not None
-            await self._send_text(update.effective_chat.id, HEARD.format(text=heard))
+            await self._send_text(update, HEARD.format(text=heard), part="heard")
             await self._converse(update, text=heard, counted=True)
         else:
             await self._converse(update, audio=audio or b"\0", counted=True)
+
+    async def _photo(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
+        """The caption is what the resident said; the photo goes with their report."""
+        message = update.effective_message
+        assert message is not None and message.photo
+        largest = max(message.photo, key=lambda size: size.width * size.height)
+        await self._converse(
+            update,
+            text=message.caption or "photo",
+            attachments={"telegram_photo": largest.file_id},
+        )
 
     def _transcribe(self, audio: bytes) -> str:
         pcm16, rate = decode_voice(audio)
@@ -334,7 +364,7 @@ class TelegramChannel:
 
     async def _unsupported(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
         if update.effective_chat is not None and await self._allowed(update):
-            await self._send_text(update.effective_chat.id, UNSUPPORTED)
+            await self._send_text(update, UNSUPPORTED, part="unsupported")
 
     async def _error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         log.error("telegram update failed", exc_info=context.error)
@@ -348,7 +378,7 @@ class TelegramChannel:
         assert chat is not None
         decision = self.limiter.hit(CHANNEL, str(chat.id))
         if not decision.allowed and decision.tell:
-            await self._send_text(chat.id, SLOW_DOWN)
+            await self._send_text(update, SLOW_DOWN, part="slow-down")
         return decision.allowed
 
     async def _converse(
@@ -359,6 +389,7 @@ class TelegramChannel:
         location: Location | None = None,
         audio: bytes | None = None,
         counted: bool = False,
+        attachments: dict[str, str] | None = None,
     ) -> None:
         chat = update.effective_chat
         assert chat is not None
@@ -367,6 +398,7 @@ class TelegramChannel:
         runtime = self._runtime()
         if runtime is None:
             raise RuntimeError("the assistant is still starting")
+        await asyncio.to_thread(_reachable, runtime, chat.id)
         message = InboundMessage(
             channel=CHANNEL,
             sender=str(chat.id),
@@ -374,43 +406,100 @@ class TelegramChannel:
             location=location,
             audio=audio,
             message_id=f"tg-{update.update_id}",
+            metadata={"attachments": attachments} if attachments else {},
         )
         try:
             reply = await asyncio.to_thread(runtime.assistant.handle, message)
         except InputTooLong as exc:
-            await self._send_text(chat.id, f"Sorry, that message is too long. {exc}.")
+            await self._send_text(update, f"Sorry, that message is too long. {exc}.", "long")
             return
-        await self.send_reply(chat.id, reply)
+        await self.send_reply(chat.id, reply, f"tg-{update.update_id}")
 
-    async def send_reply(self, chat_id: int | str, reply: Reply) -> None:
-        for text, keyboard in render(reply):
-            await self.bot.send_message(
+    async def send_reply(self, chat_id: int, reply: Reply, delivery: str) -> None:
+        """Each part once, however often Telegram delivers the update; none to a blocked chat."""
+        for number, (text, keyboard) in enumerate(render(reply)):
+            sent = await self._once(
                 chat_id,
-                text,
-                parse_mode=ParseMode.HTML,
-                reply_markup=keyboard,
-                link_preview_options=LinkPreviewOptions(is_disabled=True),
+                f"{delivery}:reply-{number}",
+                self.bot.send_message(
+                    chat_id,
+                    text,
+                    parse_mode=ParseMode.HTML,
+                    reply_markup=keyboard,
+                    link_preview_options=LinkPreviewOptions(is_disabled=True),
+                ),
             )
+            if not sent:
+                return
 
-    async def _send_text(self, chat_id: int | str, text: str) -> None:
-        for piece in split_text(text):
-            await self.bot.send_message(chat_id, piece)
+    async def _send_text(self, update: Update, text: str, part: str) -> None:
+        chat = update.effective_chat
+        assert chat is not None
+        for number, piece in enumerate(split_text(text)):
+            message = self.bot.send_message(chat.id, piece)
+            if not await self._once(chat.id, f"tg-{update.update_id}:{part}-{number}", message):
+                return
+
+    async def _once(self, chat_id: int, part: str, send: Coroutine[Any, Any, Any]) -> bool:
+        """Send one part unless an earlier delivery of the update did; False if the chat is
+        unreachable (nothing more should be sent to it). Other failures release the part,
+        so Telegram's redelivery sends it. The receipt is keyed with the chat."""
+        runtime = self._runtime()
+        assert runtime is not None
+        key = f"{chat_id}:{part}"
+        if not await asyncio.to_thread(_claim, runtime, key):
+            send.close()
+            return True
+        try:
+            await send
+        except Forbidden:
+            log.warning("telegram: the Bot API may not write to a chat; marked unreachable")
+            await asyncio.to_thread(_unreachable, runtime, chat_id)
+            return False
+        except BaseException:
+            await asyncio.to_thread(_release, runtime, key)
+            raise
+        return True
 
 
-def _claim(runtime: Runtime, message_id: str) -> bool:
+def _claim(runtime: Runtime, key: str) -> bool:
     try:
         with runtime.db.transaction() as session:
-            session.add(ChannelReceipt(channel=CHANNEL, message_id=message_id))
+            session.add(ChannelReceipt(channel=CHANNEL, message_id=key[:200]))
     except IntegrityError:
         return False
     return True
 
 
-def _release(runtime: Runtime, message_id: str) -> None:
+def _release(runtime: Runtime, key: str) -> None:
     with runtime.db.transaction() as session:
-        receipt = session.get(ChannelReceipt, (CHANNEL, message_id))
+        receipt = session.get(ChannelReceipt, (CHANNEL, key[:200]))
         if receipt is not None:
             session.delete(receipt)
+
+
+def _unreachable(runtime: Runtime, chat_id: int) -> None:
+    """No notices to a chat that blocked us (outbound skips opted-out addresses)."""
+    key = runtime.hasher(str(chat_id))
+    try:
+        with runtime.db.transaction() as session:
+            if session.get(OptOut, (CHANNEL, key)) is None:
+                session.add(OptOut(channel=CHANNEL, address_key=key, keyword=UNREACHABLE))
+    except IntegrityError:
+        pass  # marked by a concurrent delivery
+
+
+def _reachable(runtime: Runtime, chat_id: int) -> None:
+    """A chat that writes to us again has unblocked the bot."""
+    key = (CHANNEL, runtime.hasher(str(chat_id)))
+    with runtime.db.sessions() as session:  # a read on every turn; a write only when marked
+        mark = session.get(OptOut, key)
+        if mark is None or mark.keyword != UNREACHABLE:
+            return
+    with runtime.db.transaction() as session:
+        mark = session.get(OptOut, key)
+        if mark is not None and mark.keyword == UNREACHABLE:
+            session.delete(mark)
 
 
 _channels_lock = threading.Lock()
@@ -441,7 +530,7 @@ async def telegram_webhook(request: Request) -> dict[str, bool]:
     given = request.headers.get(SECRET_HEADER, "").encode()
     if not hmac.compare_digest(given, settings.telegram_secret_token.get_secret_value().encode()):
         raise HTTPException(403, "bad or missing secret token")
-    runtime = get_runtime(request)
+    get_runtime(request)  # 503 while the assistant is starting, before anything is read
     try:
         data = await request.json()
     except ValueError as exc:
@@ -450,12 +539,12 @@ async def telegram_webhook(request: Request) -> dict[str, bool]:
         raise HTTPException(400, "not a Telegram Update: no integer update_id")
     channel = channel_for(request.app)
     try:
-        answered = await channel.handle_webhook(data, runtime)
+        await channel.handle_webhook(data)
     except MalformedUpdate as exc:
         raise HTTPException(400, str(exc)) from exc
     except RuntimeError as exc:
         raise HTTPException(500, str(exc)) from exc
-    return {"ok": True, "answered": answered}
+    return {"ok": True}
 
 
 def run_polling(settings: Settings) -> None:

@@ -107,6 +107,8 @@ class FakeTelegram(_Server):
         self.calls: list[BotCall] = []
         self.files: dict[str, bytes] = {}
         self.failures: dict[str, tuple[int, str]] = {}  # method -> (error_code, description)
+        # method -> one entry per coming call: None answers, (code, description) fails that call
+        self.script: dict[str, list[tuple[int, str] | None]] = {}
         self.updates: list[dict[str, Any]] = []  # served by getUpdates (polling mode)
         self._message_ids = itertools.count(1000)
         self._lock = threading.Lock()
@@ -142,6 +144,8 @@ class FakeTelegram(_Server):
         with self._lock:
             self.calls.append(BotCall(method, params))
             failure = self.failures.get(method)
+            if self.script.get(method):
+                failure = self.script[method].pop(0) or failure
         if failure is not None:
             code, description = failure
             return code, {"ok": False, "error_code": code, "description": description}

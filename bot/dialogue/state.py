@@ -34,4 +34,7 @@ class DialogueState(BaseModel):
     last_messages: list[OutboundMessage] = Field(default_factory=list)
     choices: list[Choice] = Field(default_factory=list)
     awaiting: str | None = None  # status_phone | language
+    # What the resident sent beside their words (a photo's reference, an MMS picture's URL),
+    # by field name: it goes with the next report they file.
+    attachments: dict[str, str] = Field(default_factory=dict)
     pending_reference: str | None = None

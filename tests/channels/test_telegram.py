@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from bot import service_requests
-from bot.contract import Choice, OutboundMessage, Reply, Source
+from bot.contract import Choice, InboundMessage, OutboundMessage, Reply, Source
 from bot.runtime import Runtime
 from bot.storage.models import Conversation, Turn
 from channels import telegram
@@ -172,7 +172,7 @@ def test_malformed_updates_are_400(client: TestClient, body: bytes) -> None:
 
 def test_text_message_is_answered(client: TestClient, bot_api: FakeTelegram) -> None:
     chat = new_chat()
-    assert post(client, text_update(chat, "What is the emergency number?"))["answered"]
+    assert post(client, text_update(chat, "What is the emergency number?")) == {"ok": True}
     [call] = bot_api.sent(chat)
     assert "911" in call.text
     assert call.params["parse_mode"] == "HTML"
@@ -182,8 +182,8 @@ def test_text_message_is_answered(client: TestClient, bot_api: FakeTelegram) -> 
 def test_duplicate_update_is_answered_once(client: TestClient, bot_api: FakeTelegram) -> None:
     chat = new_chat()
     update = text_update(chat, "hello")
-    assert post(client, update)["answered"] is True
-    assert post(client, update)["answered"] is False
+    post(client, update)
+    post(client, update)  # Telegram's redelivery: handled again, answered from the turn's record
     assert len(bot_api.sent(chat)) == 1
 
 
@@ -308,7 +308,7 @@ def test_long_reply_is_split_and_keyboard_comes_last(
         ]
     )
     assert client.portal is not None
-    client.portal.call(channel.send_reply, chat, reply)
+    client.portal.call(channel.send_reply, chat, reply, "tg-long")
     calls = bot_api.sent(chat)
     assert len(calls) == 3
     assert all(telegram.utf16_len(html.unescape(c.text)) <= 4096 for c in calls)
@@ -437,3 +437,129 @@ def test_polling_mode_answers_updates(runtime: Runtime, bot_api: FakeTelegram) -
     asyncio.run(poll_until_answered())
     assert "911" in bot_api.sent(chat)[0].text
     assert bot_api.called("deleteWebhook")  # polling and a webhook exclude each other
+
+
+# -- as Telegram really behaves ----------------------------------------------------------------
+def test_a_blocked_bot_is_answered_200_and_the_chat_gets_no_notices(
+    client: TestClient, bot_api: FakeTelegram, runtime: Runtime
+) -> None:
+    """sendMessage answers 403 for a resident who blocked the bot: Telegram must not be made
+    to redeliver forever, and notices stop until the resident writes again."""
+    from channels import outbound
+
+    chat = new_chat()
+    bot_api.script["sendMessage"] = [(403, "Forbidden: bot was blocked by the user")]
+    assert post(client, text_update(chat, "hello")) == {"ok": True}
+    assert outbound._opted_out(runtime, "telegram", str(chat))
+    bot_api.script["sendMessage"] = []
+    post(client, text_update(chat, "hello again"))  # unblocked: it writes to us
+    assert not outbound._opted_out(runtime, "telegram", str(chat))
+    assert bot_api.sent(chat)[-1].text
+
+
+def test_each_part_is_sent_once_across_redeliveries(
+    client: TestClient, bot_api: FakeTelegram, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The second sendMessage of a two-part reply fails once: Telegram gets a 500 and
+    redelivers; the first part is not sent again, the second is sent once."""
+    chat = new_chat()
+    real = runtime.assistant.handle
+
+    def two_parts(message: InboundMessage) -> Reply:
+        reply = real(message)  # the real turn, its record and all
+        extra = OutboundMessage(text="And one more thing.")
+        return reply.model_copy(update={"messages": [*reply.messages, extra]})
+
+    monkeypatch.setattr(runtime.assistant, "handle", two_parts)
+    update = text_update(chat, "What is the emergency number?")
+    bot_api.script["sendMessage"] = [None, (500, "Internal Server Error")]
+    try:
+        first = client.post("/webhooks/telegram", json=update, headers=HEADERS)
+    finally:
+        bot_api.script["sendMessage"] = []
+    assert first.status_code == 500
+    post(client, update)
+    post(client, update)
+    texts = [c.text for c in bot_api.sent(chat)]
+    assert len(texts) == 3 and texts[1] == texts[2] == "And one more thing."  # 1 fail, 1 ok
+    assert "911" in texts[0]
+
+
+def test_a_crash_mid_turn_leaves_the_redelivery_to_be_handled(
+    client: TestClient, bot_api: FakeTelegram, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Nothing is claimed before the turn: a turn that dies is handled on redelivery."""
+    chat = new_chat()
+    update = text_update(chat, "What is the emergency number?")
+    real = runtime.assistant.handle
+
+    def dies(message: object) -> object:
+        raise RuntimeError("the server died mid-turn")
+
+    monkeypatch.setattr(runtime.assistant, "handle", dies)
+    assert client.post("/webhooks/telegram", json=update, headers=HEADERS).status_code == 500
+    monkeypatch.setattr(runtime.assistant, "handle", real)
+    post(client, update)
+    assert "911" in bot_api.sent(chat)[-1].text
+
+
+@pytest.mark.parametrize(
+    "update",
+    [
+        {"update_id": 91, "message": {"message_id": 1, "date": 0, "text": "no chat"}},
+        {"update_id": 92, "edited_message": {"message_id": 1, "date": 0, "text": "x"}},
+    ],
+)
+def test_a_message_without_a_chat_is_400(client: TestClient, update: dict) -> None:
+    response = client.post("/webhooks/telegram", json=update, headers=HEADERS)
+    assert response.status_code == 400
+    assert "chat" in response.text
+
+
+def test_a_photo_caption_is_the_message_and_the_photo_goes_with_the_report(
+    client: TestClient, bot_api: FakeTelegram, runtime: Runtime
+) -> None:
+    chat = new_chat()
+    photo = [
+        {"file_id": "small-id", "file_unique_id": "s", "width": 90, "height": 60},
+        {"file_id": "large-id", "file_unique_id": "l", "width": 1280, "height": 960},
+    ]
+    caption = "there is a deep pothole outside 12 Elm Street that burst my tyre"
+    post(client, message_update(chat, photo=photo, caption=caption))
+    ask = bot_api.sent(chat)[-1]
+    tap = next(b for b in ask.buttons if b["text"] == "Message me here")
+    post(client, callback_update(chat, tap["callback_data"]))
+    yes = next(b for b in bot_api.sent(chat)[-1].buttons if b["text"] == "Yes")
+    post(client, callback_update(chat, yes["callback_data"]))
+    reference = re.search(r"REQ-\d{4}-\d{6}", bot_api.sent(chat)[-1].text)
+    assert reference is not None
+    with runtime.db.sessions() as session:
+        request = service_requests.find(session, reference.group(0))
+        assert request is not None and request.service_code == "pothole"
+        assert request.fields["telegram_photo"] == "large-id"
+
+
+@pytest.mark.parametrize(
+    ("parameter", "expected"),
+    [("report-pothole", "/greet"), ("report_streetlight", "/greet"), ("<x>", "/greet")],
+)
+def test_start_deep_links(parameter: str, expected: str) -> None:
+    text = telegram.command_text("start", [parameter])
+    if parameter == "<x>":
+        assert text == expected
+    else:
+        assert text == parameter.replace("-", " ").replace("_", " ")
+    assert telegram.command_text("start", ["status-REQ-2026-000123"]) == "/request:REQ-2026-000123"
+
+
+def test_a_start_deep_link_starts_the_matching_flow(
+    client: TestClient, bot_api: FakeTelegram, runtime: Runtime
+) -> None:
+    chat = new_chat()
+    post(client, text_update(chat, "/start report-pothole"))
+    key = runtime.hasher(f"telegram:{chat}")
+    with runtime.db.sessions() as session:
+        conversation = session.scalar(select(Conversation).where(Conversation.sender_key == key))
+        assert conversation is not None
+        form = (conversation.state or {}).get("form") or {}
+    assert form.get("service_code") == "pothole", bot_api.sent(chat)[-1].text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 from collections.abc import AsyncIterator
@@ -32,8 +33,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             settings, lambda: app.state.runtime.db if app.state.runtime else None
         )
         yield
-        if stop_dispatch is not None:
-            stop_dispatch.set()
+        if stop_dispatch is not None:  # SIGTERM ends uvicorn's serving, then this runs
+            await asyncio.to_thread(stop_dispatch.stop, settings.backoffice_timeout + 5)
 
     app = FastAPI(title="Hotline assistant", version="0.1.0", lifespan=lifespan)
     app.state.settings = settings

@@ -194,12 +194,34 @@ def prepare_domain_model(runtime: Runtime, texts: Iterable[str] | None = None) -
 
 
 # -- the assistant, as a call sees it --------------------------------------------------------
+WITHHELD_WORDS = {"", "anonymous", "restricted", "unknown", "unavailable", "private", "blocked"}
+WITHHELD_DIGITS = {
+    "266696687",  # ANONYMOUS
+    "7378742833",  # RESTRICTED
+    "8656696",  # UNKNOWN
+    "86282452253",  # UNAVAILABLE
+}
+
+
+def withheld(from_number: str) -> bool:
+    """A caller id that names nobody: a placeholder word or its keypad spelling."""
+    plain = from_number.strip().lower()
+    digits = "".join(ch for ch in plain if ch.isdigit())
+    return plain.lstrip("+") in WITHHELD_WORDS or (
+        digits == plain.lstrip("+").replace(" ", "").replace("-", "") and digits in WITHHELD_DIGITS
+    )
+
+
 def caller_id(from_number: str, call_sid: str) -> str:
     """Whom the conversation belongs to: the caller's number, or the call when it is withheld.
 
-    Withheld numbers arrive as "anonymous", "restricted" or not at all; they must not share
-    one conversation.
+    Withheld numbers arrive as "anonymous", "restricted" or not at all, or as the keypad
+    spellings Twilio uses for them (+266696687 ANONYMOUS, +7378742833 RESTRICTED, +8656696
+    UNKNOWN, +86282452253 UNAVAILABLE); they must not share one conversation, nor be offered
+    an SMS.
     """
+    if withheld(from_number):
+        return f"call:{call_sid}"
     try:
         number = phonenumbers.parse(from_number, None)
     except phonenumbers.NumberParseException:

@@ -112,12 +112,29 @@ def build_worker(
     return Worker(dispatcher, sync, threading.Event())
 
 
+@dataclass
+class Background:
+    """The app's dispatcher thread; ``stop`` waits for it, so its leases are released before
+    the process exits (a daemon thread's ``finally`` never runs at interpreter exit)."""
+
+    event: threading.Event
+    thread: threading.Thread
+
+    def stop(self, timeout: float) -> None:
+        self.event.set()
+        self.thread.join(timeout)
+        if self.thread.is_alive():
+            log.warning(
+                "the dispatcher did not stop within %.0f s; its leases will expire", timeout
+            )
+
+
 def start_in_background(
     settings: Settings, database: Callable[[], Database | None]
-) -> threading.Event | None:
+) -> Background | None:
     """Run a dispatcher thread in this process once ``database()`` gives a database.
 
-    Returns the event that stops it, or None when dispatching in the app is switched off.
+    Returns its handle, or None when dispatching in the app is switched off.
     A wrong back-office configuration raises here, at start-up, not later in the thread.
     """
     if not settings.dispatch_in_app:
@@ -138,5 +155,6 @@ def start_in_background(
             worker.stop = stop
             worker.run(settings.dispatch_interval)
 
-    threading.Thread(target=main, name="outbox-dispatcher", daemon=True).start()
-    return stop
+    thread = threading.Thread(target=main, name="outbox-dispatcher", daemon=True)
+    thread.start()
+    return Background(stop, thread)

@@ -273,8 +273,15 @@ class Dispatcher:
                 if not worked:
                     stop.wait(interval)
         finally:
+            self.release(status_sync)
+
+    def release(self, status_sync: StatusSync | None = None) -> None:
+        """Give up our leases (dispatcher on SQLite, status poller anywhere) at shutdown, so a
+        restarted process delivers and polls at once instead of waiting for them to expire."""
+        try:
             if self.db.is_sqlite:
-                try:
-                    lease.release(self.db, LEASE_NAME, self.name, self.clock())
-                except Exception:
-                    log.warning("could not release the dispatcher lease; it will expire")
+                lease.release(self.db, LEASE_NAME, self.name, self.clock())
+            if status_sync is not None:
+                status_sync.release()
+        except Exception:
+            log.warning("could not release the dispatcher's leases; they will expire")

@@ -130,6 +130,10 @@ class StatusSync:
                 )
             )
 
+    def release(self) -> None:
+        """Give the poller's lease up (at shutdown), so the next process polls at once."""
+        lease.release(self.db, LEASE_NAME, self.name, self.clock())
+
     def run_once(self) -> int:
         now = self.clock()
         if not lease.acquire(self.db, LEASE_NAME, self.name, self.interval * 0.9, now):

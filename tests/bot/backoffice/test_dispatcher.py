@@ -246,3 +246,25 @@ def test_misconfiguration_is_refused() -> None:
             build_connector(Settings(_env_file=None, **bad))
     chosen = Settings(_env_file=None, open311_url="http://127.0.0.1:9/open311/v2")
     assert kind(chosen) == "open311"
+
+
+def test_a_stopped_worker_releases_both_leases(db: Database, fake: FakeBackOffice) -> None:
+    """After a clean stop (SIGTERM) the next process delivers and polls at once."""
+    import threading
+
+    from bot.backoffice.status_sync import StatusSync
+
+    connector = open311(fake)
+    first = Dispatcher(db, connector, policy=FAST, name="first")
+    sync = StatusSync(db, connector, interval=300, name="first")
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=first.run_forever, args=(stop,), kwargs={"interval": 0.05, "status_sync": sync}
+    )
+    thread.start()
+    time.sleep(0.5)
+    stop.set()
+    thread.join(5)
+    now = utcnow()
+    assert lease.acquire(db, "status_sync", "second", 300, now)
+    assert lease.acquire(db, "outbox", "second", 60, now)

@@ -20,7 +20,9 @@ confirmation for CANCEL says how to get back and cancel just the report.
 
 A reply longer than two segments (GSM-7: 153 septets a segment when concatenated, extension
 characters counting double; UCS-2: 67 code units) ends with "Reply MORE for the rest" and
-the rest waits in ``channel_sessions`` until the resident sends MORE.
+the rest waits in ``channel_sessions`` until the resident sends MORE; a label and its link
+("More: https://...") are never cut apart. An MMS's first picture (``MediaUrl0``) goes with
+the resident's next report as its ``media_url``; a picture with no words is asked for them.
 """
 
 from __future__ import annotations
@@ -79,6 +81,10 @@ HELP_TEXT = (
     "Ask for a person at any time. Reply STOP to stop messages. Msg&data rates may apply."
 )
 TEXT_ONLY = "Sorry, I can only read text messages. Please send your message as words."
+PICTURE_ONLY = (
+    "Thanks for the picture. Please send it again with a short text saying what the problem "
+    "is and where, and I will add it to your report."
+)
 
 # GSM 03.38: the basic set, and the extension set whose characters take two septets.
 GSM_BASIC = frozenset(
@@ -91,6 +97,7 @@ _PLAIN = str.maketrans(
     {"‘": "'", "’": "'", "“": '"', "”": '"', "–": "-", "—": "-", "…": "...", "\u00a0": " "}
 )
 _KEYWORD = re.compile(r"^[\s\W_]*([A-Za-z]+)[\s\W_]*$")
+_MEDIA_URL = re.compile(r"^https://\S+$")  # Twilio's media are https only
 
 
 # -- encoding and segments ---------------------------------------------------------------
@@ -127,7 +134,10 @@ def fit(text: str, max_segments: int = MAX_SEGMENTS) -> tuple[str, str]:
     text = text.strip()
     if segments(text) <= max_segments:
         return text, ""
-    breaks = [m.start() for m in re.finditer(r"\s", text)] or [len(text)]
+    # Never between a label and its link ("More: https://..."): the two stay in one part.
+    breaks = [
+        m.start() for m in re.finditer(r"\s", text) if text[m.start() - 1 : m.start()] != ":"
+    ] or [len(text)]
 
     def fits(cut: int) -> bool:
         return segments(f"{text[:cut].rstrip()}\n{MORE_HINT}") <= max_segments
@@ -178,6 +188,7 @@ class TwilioSms(BaseModel):
     To: str = Field(default="", max_length=32)
     Body: str = Field(default="", max_length=1600)
     NumMedia: int = Field(default=0, ge=0, le=10)
+    MediaUrl0: str = Field(default="", max_length=1000)  # an MMS's first picture
 
 
 def signed_url(request: Request, settings: Settings) -> str:
@@ -305,14 +316,16 @@ def _respond(runtime: Runtime, limiter: RateLimiter, sms: TwilioSms) -> str | No
     if word == MORE and (more := _next_part(runtime, sender_key)):
         return more
     if not sms.Body.strip():
-        return TEXT_ONLY
+        return PICTURE_ONLY if sms.NumMedia else TEXT_ONLY
+    media = sms.MediaUrl0 if sms.NumMedia and _MEDIA_URL.match(sms.MediaUrl0) else ""
     reply = runtime.assistant.handle(
         InboundMessage(
             channel=CHANNEL,
             sender=sms.From,
             text=sms.Body,
             message_id=sms.MessageSid,
-            metadata={"media": sms.NumMedia} if sms.NumMedia else {},
+            # The picture goes with the resident's next report (staff see its link).
+            metadata={"attachments": {"media_url": media}} if media else {},
         )
     )
     if not reply.messages:

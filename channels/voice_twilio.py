@@ -22,6 +22,8 @@ In the order a call goes:
    ``channels/voice_stream.py``.
 5. ``POST /webhooks/twilio/voice/stream-end``: ``<Connect>``'s action once our stream
    closes: ``<Dial>`` the operator after a handoff, else ``<Hangup>``.
+6. ``POST /webhooks/twilio/voice/status``: the call status callback (configured on the
+   number): how each call ended (``call_outcomes``: status and duration, no number).
 
 "operator" transfers to ``HOTLINE_VOICE_OPERATOR_NUMBER`` when set; without it the
 assistant's handoff is recorded for staff (the caller's number is on it) and the call ends.
@@ -53,7 +55,7 @@ from twilio.twiml.voice_response import Connect, Gather, VoiceResponse
 
 from bot.runtime import Runtime
 from bot.settings import Settings
-from bot.storage.channel_state import ChannelReceipt, ChannelSession
+from bot.storage.channel_state import CallOutcome, ChannelReceipt, ChannelSession
 from channels.deps import get_runtime
 from channels.rate_limit import RateLimiter
 from channels.sms import verified_form
@@ -615,6 +617,54 @@ async def stream_ended(request: Request) -> Response:
     else:
         response.hangup()
     return _xml(response)
+
+
+# -- 6. how the call ended ---------------------------------------------------------------------
+CALL_STATUSES = {
+    "queued",
+    "initiated",
+    "ringing",
+    "in-progress",
+    "completed",
+    "busy",
+    "no-answer",
+    "failed",
+    "canceled",
+}
+
+
+class TwilioCallStatus(TwilioCall):
+    CallDuration: int | None = Field(default=None, ge=0, le=10**7)
+
+
+@router.post("/webhooks/twilio/voice/status", include_in_schema=False)
+async def call_status(request: Request) -> Response:
+    """Twilio's call status callback (set it on the number): how and when each call ended."""
+    call: TwilioCallStatus = await _call_form(request, TwilioCallStatus)
+    if call.CallStatus not in CALL_STATUSES:
+        raise HTTPException(400, "not a Twilio call status")
+    runtime = get_runtime(request)
+    await run_in_threadpool(record_call_status, runtime, call)
+    return Response(status_code=204)
+
+
+def record_call_status(runtime: Runtime, call: TwilioCallStatus) -> None:
+    """The latest status of a call; a later callback (or a retried one) updates the row."""
+    values = {"status": call.CallStatus, "duration_seconds": call.CallDuration}
+    for _ in range(2):  # a concurrent first callback for the same call: update it instead
+        try:
+            with runtime.db.transaction() as session:
+                row = session.get(CallOutcome, call.CallSid, with_for_update=True)
+                if row is None:
+                    session.add(CallOutcome(call_sid=call.CallSid, **values))
+                else:
+                    row.status = call.CallStatus
+                    row.duration_seconds = call.CallDuration or row.duration_seconds
+                    row.updated_at = datetime.now(UTC)
+            break
+        except IntegrityError:
+            continue
+    log.info("call ended: status=%s seconds=%s", call.CallStatus, call.CallDuration)
 
 
 def _take_transfer(runtime: Runtime, call_sid: str) -> bool:

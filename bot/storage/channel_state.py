@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DateTime, String, Text
+from sqlalchemy import DateTime, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.storage.models import Base, utcnow
@@ -49,4 +49,15 @@ class ChannelSession(Base):
     channel: Mapped[str] = mapped_column(String(32), primary_key=True)
     sender_key: Mapped[str] = mapped_column(String(64), primary_key=True)
     pending: Mapped[list[Any]] = mapped_column(default=list)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class CallOutcome(Base):
+    """How a phone call ended, from Twilio's status callback (no number: the call's sid)."""
+
+    __tablename__ = "call_outcomes"
+
+    call_sid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    status: Mapped[str] = mapped_column(String(32))  # completed|busy|no-answer|failed|canceled
+    duration_seconds: Mapped[int | None] = mapped_column(Integer)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

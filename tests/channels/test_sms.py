@@ -369,3 +369,42 @@ def test_status_notice_goes_out_through_twilio(client: TestClient, runtime: Runt
     with runtime.db.sessions() as session:
         stored = session.get(Notice, notice_id)
         assert stored is not None and stored.status == "delivered"
+
+
+def test_an_mms_picture_goes_with_the_report_and_staff_see_it(
+    client: TestClient, runtime: Runtime
+) -> None:
+    sender = phone()
+    picture = "https://api.twilio.com/2010-04-01/Accounts/AC1/Messages/MM1/Media/ME1"
+    first = said(
+        post(
+            client,
+            sender,
+            "there is a deep pothole outside 12 Elm Street that burst my tyre",
+            NumMedia="1",
+            MediaUrl0=picture,
+            MediaContentType0="image/jpeg",
+        )
+    )
+    assert "1. Message me here" in first
+    said(post(client, sender, "1"))
+    done = said(post(client, sender, "1"))
+    reference = done[done.index("REQ-") :][:15]
+    with runtime.db.sessions() as session:
+        request = service_requests.find(session, reference)
+        assert request is not None and request.fields["media_url"] == picture
+
+
+def test_a_picture_with_no_words_is_asked_for_them(client: TestClient) -> None:
+    text = said(post(client, phone(), "", NumMedia="1", MediaUrl0="https://example.com/p.jpg"))
+    assert text == sms.PICTURE_ONLY
+
+
+def test_a_split_keeps_a_label_with_its_link() -> None:
+    link = "https://www.portalder.example/services/licences/restaurant-licence-application"
+    for filler in range(180, 330, 7):  # the cut falls at every place near the label
+        text = f"{'word ' * (filler // 5)}\nMore: {link}\n\nAnd some more text after it. " * 2
+        head, rest = sms.fit(text)
+        for part in (head, rest):
+            assert not part.rstrip().removesuffix(sms.MORE_HINT).rstrip().endswith("More:")
+            assert not part.lstrip().startswith("https://"), (filler, part[:80])

@@ -343,3 +343,42 @@ def test_after_a_stream_handoff_the_call_is_dialled_through(runtime: Runtime) ->
         assert ElementTree.fromstring(ended.text).findtext("Dial") == "+15005550100"
         again = post(client, f"{VOICE}/stream-end", voice_form(sid, caller_number()))
         assert ElementTree.fromstring(again.text).find("Hangup") is not None
+
+
+def test_the_status_callback_records_how_calls_end(client: TestClient, runtime: Runtime) -> None:
+    from bot.storage.channel_state import CallOutcome
+
+    sid = call_sid()
+    path = "/webhooks/twilio/voice/status"
+    ringing = voice_form(sid, caller_number(), CallStatus="ringing")
+    assert post(client, path, ringing).status_code == 204
+    ended = voice_form(sid, caller_number(), CallStatus="completed", CallDuration="42")
+    assert post(client, path, ended).status_code == 204
+    assert post(client, path, ended).status_code == 204  # Twilio's retry: same row
+    busy_sid = call_sid()
+    assert (
+        post(client, path, voice_form(busy_sid, "+8656696", CallStatus="busy")).status_code == 204
+    )
+    with runtime.db.sessions() as session:
+        done = session.get(CallOutcome, sid)
+        busy = session.get(CallOutcome, busy_sid)
+    assert done is not None and (done.status, done.duration_seconds) == ("completed", 42)
+    assert busy is not None and busy.status == "busy"
+    bad = voice_form(call_sid(), caller_number(), CallStatus="exploded")
+    assert post(client, path, bad).status_code == 400
+    unsigned = client.post(path, data=ended)
+    assert unsigned.status_code == 403
+
+
+def test_withheld_callers_never_share_a_conversation(client: TestClient) -> None:
+    """Two calls from Twilio's UNKNOWN placeholder: each is its own conversation."""
+    from bot.storage.models import Conversation
+
+    calls = [Call(client, caller="+8656696"), Call(client, caller="+8656696")]
+    for call in calls:
+        call.answer("there is a pothole")
+    runtime = client.app.state.runtime
+    with runtime.db.sessions() as session:
+        keys = set(session.scalars(select(Conversation.sender_key)))
+    assert runtime.hasher("voice:+8656696") not in keys
+    assert {runtime.hasher(f"voice:call:{c.sid}") for c in calls} <= keys

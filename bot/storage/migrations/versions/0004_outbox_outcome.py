@@ -1,5 +1,5 @@
 """Outbox rows that may have been filed, token look-ups counted on their own, and the body
-hash of an Open311 POST kept with its Idempotency-Key.
+hash of an Open311 POST kept with its Idempotency-Key, and how phone calls ended.
 
 Also joins the three heads that 0001_initial branched into.
 
@@ -26,9 +26,17 @@ def upgrade() -> None:
         )
     with op.batch_alter_table("open311_posts") as batch:
         batch.add_column(sa.Column("body_hash", sa.String(64), nullable=True))
+    op.create_table(
+        "call_outcomes",
+        sa.Column("call_sid", sa.String(64), primary_key=True),
+        sa.Column("status", sa.String(32), nullable=False),
+        sa.Column("duration_seconds", sa.Integer, nullable=True),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("call_outcomes")
     with op.batch_alter_table("open311_posts") as batch:
         batch.drop_column("body_hash")
     with op.batch_alter_table("outbox") as batch:

@@ -58,10 +58,14 @@ class Database:
         self._writer = threading.Lock()
 
     def migrate(self) -> None:
-        """Bring the schema to the newest migration (safe to call on every start)."""
+        """Bring the schema to the newest migration (safe to call on every start).
+
+        Under a lock of its own: every command migrates (serve, dispatch, staff add...), and
+        two starting together on an empty database would both create ``alembic_version``.
+        """
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS))
-        with self.engine.begin() as connection:
+        with self.exclusive("hotline:migrate"), self.engine.begin() as connection:
             config.attributes["connection"] = connection
             command.upgrade(config, "heads")
 

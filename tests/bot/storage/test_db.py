@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 from bot.storage.db import Database
 from tests.databases import NEEDS_POSTGRES, POSTGRES_URL
@@ -107,3 +109,41 @@ def test_more_writers_than_pooled_connections_each_reading_on_the_side(tmp_path:
 
     assert errors == []
     assert counted(db) == 20
+
+
+@NEEDS_POSTGRES
+@pytest.mark.postgres
+def test_commands_started_together_on_an_empty_database_migrate_once() -> None:
+    """`hotline serve` and `hotline dispatch` (each migrating) started at the same moment."""
+    assert POSTGRES_URL
+    name = f"hotline_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    databases = [Database(url) for _ in range(4)]
+    start = threading.Barrier(len(databases))
+    errors: list[BaseException] = []
+
+    def migrate(database: Database) -> None:
+        start.wait()
+        try:
+            database.migrate()
+        except BaseException as exc:
+            errors.append(exc)
+
+    try:
+        threads = [threading.Thread(target=migrate, args=(d,)) for d in databases]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(120)
+        assert errors == []
+        with databases[0].sessions() as session:
+            assert session.scalar(text("SELECT count(*) FROM alembic_version")) == 1
+    finally:
+        for database in databases:
+            database.engine.dispose()
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()

@@ -42,6 +42,11 @@ HANDOFF = (
     "during office hours Monday to Friday, 8:30 to 5."
 )
 HANDOFF_WAITING = "A member of staff has your message and will reply here soon."
+# Said by a channel when the database is down and no turn can run.
+UNAVAILABLE = "Sorry, we're having trouble on our side right now. Please try again in a minute."
+UNAVAILABLE_SPOKEN = (
+    "Sorry, we are having technical trouble right now. Please call again in a few minutes. Goodbye."
+)
 
 ASK_SERVICE = "What kind of problem would you like to report? You can choose one of these:"
 ASK_LOCATION = "Where is the {service}? Please give the street and house number, or a place."

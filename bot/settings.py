@@ -55,6 +55,7 @@ class Settings(BaseSettings):
     webhook_url: str | None = None
     webhook_secret: SecretStr | None = None
     backoffice_timeout: float = 10.0
+    ready_min_free_mb: int = 100  # /readyz says not ready below this free in the data dir
     dispatch_in_app: bool = True  # false when `hotline dispatch` workers run separately
     dispatch_interval: float = 1.0
     dispatch_max_attempts: int = 10

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import socket
 from datetime import datetime
 
 from fastapi import APIRouter, HTTPException, Request
@@ -67,4 +70,13 @@ def readyz(request: Request) -> dict[str, object]:
         raise HTTPException(status_code=503, detail=error or "starting up")
     if not rt.db.ping():
         raise HTTPException(status_code=503, detail="database unreachable")
+    free_mb = shutil.disk_usage(rt.settings.data_dir).free // 2**20
+    if free_mb < rt.settings.ready_min_free_mb:
+        raise HTTPException(status_code=503, detail=f"disk almost full: {free_mb} MB free")
+    try:  # SELECT 1 answers on a full or read-only database; a turn needs writes
+        rt.db.prove_write(f"readyz:{socket.gethostname()}:{os.getpid()}")
+    except Exception as exc:
+        raise HTTPException(
+            status_code=503, detail=f"database refuses writes ({type(exc).__name__})"
+        ) from exc
     return {"status": "ready", "knowledge_version": rt.knowledge.version()}

@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 from bot.backoffice import config as backoffice
 from bot.runtime import Runtime, build_runtime
 from bot.settings import Settings
-from channels import api, backoffice_webhook, open311, residents, staff
+from channels import api, backoffice_webhook, open311, outage, residents, staff
 from channels.deps import NotReady
 
 log = logging.getLogger(__name__)
@@ -58,6 +58,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             )
         return await call_next(request)
 
+    outage.install(app)  # a database outage: each channel's polite answer, 503 + Retry-After
     app.include_router(api.router)
     open311.install(app)  # Open311 GeoReport v2 at /open311/v2, discovery at /open311
     app.include_router(backoffice_webhook.router)  # status pushed by a webhook back office

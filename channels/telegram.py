@@ -16,12 +16,14 @@ the photo (its Telegram file id: a file URL would hold our token) goes with the 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import html
 import io
 import logging
 import re
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Coroutine
 from datetime import timedelta
 from pathlib import Path
@@ -37,7 +39,7 @@ from telegram import (
     Update,
 )
 from telegram.constants import ChatType, InlineKeyboardButtonLimit, MessageLimit, ParseMode
-from telegram.error import Forbidden
+from telegram.error import Forbidden, TelegramError
 from telegram.ext import (
     Application,
     CallbackQueryHandler,
@@ -48,11 +50,13 @@ from telegram.ext import (
     filters,
 )
 
+from bot import replies
 from bot.assistant import InputTooLong
 from bot.contract import InboundMessage, Location, OutboundMessage, Reply
 from bot.runtime import Runtime
 from bot.settings import Settings
 from bot.storage.channel_state import ChannelReceipt, OptOut
+from channels import outage
 from channels.deps import get_runtime
 from channels.rate_limit import SLOW_DOWN, RateLimiter
 
@@ -66,6 +70,7 @@ MAX_VOICE_BYTES = 2_000_000
 HEARD = "I heard: {text}"
 CHOOSE = "Please choose:"
 UNSUPPORTED = "Sorry, I can read text, voice messages and shared locations, but not this."
+TOLD_KEPT = 10_000  # update ids remembered as told of an outage
 UNREACHABLE = "blocked"  # OptOut.keyword of a chat whose Bot API answered 403
 _REFERENCE = re.compile(r"^[A-Za-z0-9-]{1,40}$")
 # /start deep links (t.me/<bot>?start=report-pothole): letters, digits, _ and - only.
@@ -215,8 +220,12 @@ class MalformedUpdate(ValueError):
     """JSON with an update_id that python-telegram-bot cannot read as an Update."""
 
 
-class ChatUnreachable(Exception):
-    """The Bot API refused to write to the chat (the resident blocked the bot)."""
+class DatabaseDown(RuntimeError):
+    """The update could not be handled: the database is unavailable. Telegram retries it."""
+
+    def __init__(self, update: Update) -> None:
+        super().__init__(f"update {update.update_id}: the database is unavailable")
+        self.update = update
 
 
 class TelegramChannel:
@@ -247,6 +256,8 @@ class TelegramChannel:
         self.limiter = limiter
         self.recognize = recognize or default_recognizer(settings)
         self._failed: set[int] = set()
+        self._database_down: set[int] = set()
+        self._told: OrderedDict[int, None] = OrderedDict()  # updates told of an outage
         self._started = asyncio.Lock() if not polling else None
         # New messages in private chats only: an edited message is not a new turn.
         private = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
@@ -288,7 +299,22 @@ class TelegramChannel:
         await self.application.process_update(update)
         if update.update_id in self._failed:
             self._failed.discard(update.update_id)
+            if update.update_id in self._database_down:
+                self._database_down.discard(update.update_id)
+                raise DatabaseDown(update)
             raise RuntimeError(f"update {update.update_id} failed; Telegram will retry it")
+
+    async def tell_unavailable(self, update: Update) -> None:
+        """Say once per update (in this process: no database to remember it in) that we are
+        having trouble; Telegram's redelivery is handled properly once the database is back."""
+        chat = update.effective_chat
+        if chat is None or chat.type != ChatType.PRIVATE or update.update_id in self._told:
+            return
+        self._told[update.update_id] = None
+        while len(self._told) > TOLD_KEPT:
+            self._told.popitem(last=False)
+        with contextlib.suppress(TelegramError):
+            await self.bot.send_message(chat.id, replies.UNAVAILABLE)
 
     # -- handlers ------------------------------------------------------------------------
     async def _command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -370,6 +396,8 @@ class TelegramChannel:
         log.error("telegram update failed", exc_info=context.error)
         if isinstance(update, Update) and self._started is not None:
             self._failed.add(update.update_id)
+            if outage.is_database_down(context.error):
+                self._database_down.add(update.update_id)
 
     # -- the turn ------------------------------------------------------------------------
     async def _allowed(self, update: Update) -> bool:
@@ -542,6 +570,9 @@ async def telegram_webhook(request: Request) -> dict[str, bool]:
         await channel.handle_webhook(data)
     except MalformedUpdate as exc:
         raise HTTPException(400, str(exc)) from exc
+    except DatabaseDown as exc:
+        await channel.tell_unavailable(exc.update)
+        raise HTTPException(503, str(exc), headers={"Retry-After": outage.RETRY_AFTER}) from exc
     except RuntimeError as exc:
         raise HTTPException(500, str(exc)) from exc
     return {"ok": True}

@@ -109,6 +109,17 @@ class Database:
         finally:
             self._writer.release()
 
+    def prove_write(self, name: str) -> None:
+        """Commit a small write (raises if the database refuses writes: full, read-only)."""
+        from bot.storage.models import HealthProbe, utcnow
+
+        with self.transaction() as session:
+            probe = session.get(HealthProbe, name[:64])
+            if probe is None:
+                session.add(HealthProbe(name=name[:64], written_at=utcnow()))
+            else:
+                probe.written_at = utcnow()
+
     def ping(self) -> bool:
         try:
             with self.engine.connect() as connection:

@@ -192,3 +192,12 @@ class Notice(Base):
 from bot.backoffice import models as _backoffice_models  # noqa: E402, F401
 from bot.staff import models as _staff_models  # noqa: E402, F401
 from bot.storage import channel_state as _channel_state  # noqa: E402, F401
+
+
+class HealthProbe(Base):
+    """One row per instance that /readyz writes, to prove the database takes writes."""
+
+    __tablename__ = "health_probes"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    written_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -1,5 +1,6 @@
 """Outbox rows that may have been filed, token look-ups counted on their own, and the body
-hash of an Open311 POST kept with its Idempotency-Key, and how phone calls ended.
+hash of an Open311 POST kept with its Idempotency-Key, how phone calls ended, and the row
+/readyz writes.
 
 Also joins the three heads that 0001_initial branched into.
 
@@ -27,6 +28,11 @@ def upgrade() -> None:
     with op.batch_alter_table("open311_posts") as batch:
         batch.add_column(sa.Column("body_hash", sa.String(64), nullable=True))
     op.create_table(
+        "health_probes",
+        sa.Column("name", sa.String(64), primary_key=True),
+        sa.Column("written_at", sa.DateTime(timezone=True), nullable=False),
+    )
+    op.create_table(
         "call_outcomes",
         sa.Column("call_sid", sa.String(64), primary_key=True),
         sa.Column("status", sa.String(32), nullable=False),
@@ -37,6 +43,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("call_outcomes")
+    op.drop_table("health_probes")
     with op.batch_alter_table("open311_posts") as batch:
         batch.drop_column("body_hash")
     with op.batch_alter_table("outbox") as batch:

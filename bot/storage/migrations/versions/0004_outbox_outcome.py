@@ -2,10 +2,10 @@
 hash of an Open311 POST kept with its Idempotency-Key, how phone calls ended, and the row
 /readyz writes.
 
-Also joins the three heads that 0001_initial branched into.
+Also joins the heads that 0001_initial branched into (0003_staff through 0004_notice_author).
 
 Revision ID: 0004_outbox_outcome
-Revises: 0002_channel_state, 0002_outbox_claims, 0003_staff
+Revises: 0002_channel_state, 0002_outbox_claims, 0004_notice_author
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0004_outbox_outcome"
-down_revision = ("0002_channel_state", "0002_outbox_claims", "0003_staff")
+down_revision = ("0002_channel_state", "0002_outbox_claims", "0004_notice_author")
 branch_labels = None
 depends_on = None
 

@@ -1,9 +1,10 @@
-"""What every route depends on: the runtime, once it is ready."""
+"""What every route depends on: the runtime, once it is ready; the shape of a row id."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
+from annotated_types import Interval
 from fastapi import Depends, Request
 
 from bot.runtime import Runtime
@@ -21,3 +22,8 @@ def get_runtime(request: Request) -> Runtime:
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+# A row id as a client may send it (path, query, form or JSON): within the database's signed
+# 64-bit integers, so an over-large id is a 422 and never reaches SQL (where it overflows).
+MAX_ROW_ID = 2**63 - 1
+RowId = Annotated[int, Interval(ge=1, le=MAX_ROW_ID)]

@@ -13,10 +13,11 @@ from pydantic import BaseModel
 from sqlalchemy import select
 
 from bot import service_requests
+from bot.contract import clean_text
 from bot.runtime import Runtime
 from bot.staff import handoffs
 from bot.storage.models import ServiceRequest
-from channels.deps import RuntimeDep
+from channels.deps import RowId, RuntimeDep
 from channels.staff import notify, stats, transfer, unanswered
 from channels.staff.article_form import overlaps
 from channels.staff.auth import (
@@ -71,7 +72,7 @@ def list_articles(
 
 
 @router.get("/articles/{article_id:int}", response_model=ArticleView)
-def get_article(rt: RuntimeDep, staff: ApiKnowledgeReader, article_id: int) -> ArticleView:
+def get_article(rt: RuntimeDep, staff: ApiKnowledgeReader, article_id: RowId) -> ArticleView:
     return _article(rt, article_id)
 
 
@@ -108,7 +109,7 @@ def create_article(rt: RuntimeDep, staff: ApiKnowledgeWriter, body: Save) -> Art
 
 @router.put("/articles/{article_id:int}", response_model=ArticleView)
 def update_article(
-    rt: RuntimeDep, staff: ApiKnowledgeWriter, article_id: int, body: Save
+    rt: RuntimeDep, staff: ApiKnowledgeWriter, article_id: RowId, body: Save
 ) -> ArticleView:
     _article(rt, article_id)
     _check_overlap(rt, body, article_id)
@@ -116,33 +117,33 @@ def update_article(
 
 
 class Rollback(BaseModel):
-    revision: int
+    revision: RowId
 
 
 @router.post("/articles/{article_id:int}/rollback", response_model=ArticleView)
 def rollback(
-    rt: RuntimeDep, staff: ApiKnowledgeWriter, article_id: int, body: Rollback
+    rt: RuntimeDep, staff: ApiKnowledgeWriter, article_id: RowId, body: Rollback
 ) -> ArticleView:
     return _saved(rt, lambda: rt.knowledge.rollback(article_id, body.revision, staff.name))
 
 
 @router.post("/articles/{article_id:int}/{action}", response_model=ArticleView)
 def change_article(
-    rt: RuntimeDep, staff: ApiKnowledgeWriter, article_id: int, action: StatusAction
+    rt: RuntimeDep, staff: ApiKnowledgeWriter, article_id: RowId, action: StatusAction
 ) -> ArticleView:
     _article(rt, article_id)
     return set_article_status(rt, article_id, action, staff.name)
 
 
 @router.get("/articles/{article_id:int}/revisions", response_model=list[RevisionView])
-def revisions(rt: RuntimeDep, staff: ApiKnowledgeReader, article_id: int) -> list[RevisionView]:
+def revisions(rt: RuntimeDep, staff: ApiKnowledgeReader, article_id: RowId) -> list[RevisionView]:
     _article(rt, article_id)
     return rt.knowledge.revisions(article_id)
 
 
 @router.get("/articles/{article_id:int}/diff")
 def diff(
-    rt: RuntimeDep, staff: ApiKnowledgeReader, article_id: int, a: int, b: int
+    rt: RuntimeDep, staff: ApiKnowledgeReader, article_id: RowId, a: RowId, b: RowId
 ) -> dict[str, str]:
     try:
         return {"diff": rt.knowledge.diff(article_id, a, b)}
@@ -224,7 +225,7 @@ class Ask(BaseModel):
 @router.post("/preview")
 def preview_reply(rt: RuntimeDep, staff: ApiPreview, body: Ask) -> dict[str, Any]:
     """What the bot would answer, changing nothing."""
-    if not body.text.strip() or len(body.text) > MAX_QUESTION_CHARS:
+    if not clean_text(body.text) or len(body.text) > MAX_QUESTION_CHARS:
         raise HTTPException(422, f"text must be 1 to {MAX_QUESTION_CHARS} characters")
     result = preview(rt, body.text, body.language)
     return {

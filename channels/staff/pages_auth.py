@@ -12,7 +12,7 @@ from bot.runtime import Runtime
 from bot.staff import accounts
 from bot.staff.models import StaffAccount
 from bot.staff.roles import ROLES
-from channels.deps import RuntimeDep
+from channels.deps import RowId, RuntimeDep
 from channels.staff.auth import (
     Admin,
     SignedIn,
@@ -96,12 +96,12 @@ def account_create(
     return redirect("/staff/accounts")
 
 
-@router.post("/staff/accounts/{account_id}")
+@router.post("/staff/accounts/{account_id:int}")
 def account_change(
     request: Request,
     rt: RuntimeDep,
     staff: Admin,
-    account_id: int,
+    account_id: RowId,
     role: Annotated[str, Form(max_length=20)] = "",
     active: Annotated[str, Form(max_length=5)] = "",
     password: Annotated[str, Form(max_length=accounts.MAX_PASSWORD)] = "",
@@ -169,8 +169,8 @@ def token_create(
     return _tokens_page(request, rt, staff.id, created)
 
 
-@router.post("/staff/tokens/{token_id}/revoke")
-def token_revoke(request: Request, rt: RuntimeDep, staff: SignedIn, token_id: int) -> Response:
+@router.post("/staff/tokens/{token_id:int}/revoke")
+def token_revoke(request: Request, rt: RuntimeDep, staff: SignedIn, token_id: RowId) -> Response:
     with rt.db.transaction() as session:
         account = session.get(StaffAccount, staff.id)
         assert account is not None

@@ -15,7 +15,7 @@ from bot import service_requests
 from bot.runtime import Runtime
 from bot.staff import handoffs
 from bot.storage.models import Conversation, Notice, RequestEvent, ServiceRequest
-from channels.deps import RuntimeDep
+from channels.deps import RowId, RuntimeDep
 from channels.staff import notify
 from channels.staff.auth import HandoffReader, HandoffWorker, RequestReader, RequestWriter
 from channels.staff.web import NotFound, flash, page, redirect
@@ -169,7 +169,7 @@ def handoff_list(request: Request, rt: RuntimeDep, staff: HandoffReader) -> HTML
 
 @router.get("/staff/handoffs/{handoff_id:int}", response_class=HTMLResponse)
 def handoff_view(
-    request: Request, rt: RuntimeDep, staff: HandoffReader, handoff_id: int
+    request: Request, rt: RuntimeDep, staff: HandoffReader, handoff_id: RowId
 ) -> HTMLResponse:
     with rt.db.sessions() as session:
         try:
@@ -233,7 +233,7 @@ async def _handoff_action(
 
 @router.post("/staff/handoffs/{handoff_id:int}/take")
 async def handoff_take(
-    request: Request, rt: RuntimeDep, staff: HandoffWorker, handoff_id: int
+    request: Request, rt: RuntimeDep, staff: HandoffWorker, handoff_id: RowId
 ) -> Response:
     outcome = await _handoff_action(request, rt, staff.name, handoff_id, "take")
     if outcome.error:
@@ -248,7 +248,7 @@ async def handoff_reply(
     request: Request,
     rt: RuntimeDep,
     staff: HandoffWorker,
-    handoff_id: int,
+    handoff_id: RowId,
     text: Annotated[str, Form(max_length=handoffs.MAX_REPLY_CHARS * 2)] = "",
 ) -> Response:
     outcome = await _handoff_action(request, rt, staff.name, handoff_id, "reply", text)
@@ -261,7 +261,7 @@ async def handoff_reply(
 
 @router.post("/staff/handoffs/{handoff_id:int}/release")
 async def handoff_release(
-    request: Request, rt: RuntimeDep, staff: HandoffWorker, handoff_id: int
+    request: Request, rt: RuntimeDep, staff: HandoffWorker, handoff_id: RowId
 ) -> Response:
     outcome = await _handoff_action(request, rt, staff.name, handoff_id, "release")
     if outcome.error:

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from bot.runtime import Runtime
 from bot.staff.roles import Permission
-from channels.deps import RuntimeDep
+from channels.deps import RowId, RuntimeDep
 from channels.staff import transfer, unanswered
 from channels.staff.article_form import ArticleForm, Checked, check
 from channels.staff.auth import KnowledgeReader, KnowledgeWriter, Staff
@@ -159,7 +159,7 @@ def article_create(
 
 @router.get("/staff/knowledge/{article_id:int}/edit", response_class=HTMLResponse)
 def article_edit(
-    request: Request, rt: RuntimeDep, staff: KnowledgeWriter, article_id: int
+    request: Request, rt: RuntimeDep, staff: KnowledgeWriter, article_id: RowId
 ) -> HTMLResponse:
     article = _article(rt, article_id)
     return _form_page(request, rt, ArticleForm.from_article(article), article)
@@ -170,7 +170,7 @@ def article_update(
     request: Request,
     rt: RuntimeDep,
     staff: KnowledgeWriter,
-    article_id: int,
+    article_id: RowId,
     form: Annotated[ArticleForm, Form()],
 ) -> Response:
     article = _article(rt, article_id)
@@ -188,7 +188,7 @@ def article_view(
     request: Request,
     rt: RuntimeDep,
     staff: KnowledgeReader,
-    article_id: int,
+    article_id: RowId,
     ask: Annotated[str, Query(max_length=MAX_QUESTION_CHARS)] = "",
 ) -> HTMLResponse:
     article = _article(rt, article_id)
@@ -209,7 +209,7 @@ def _status_change(rt: Runtime, staff: Staff, article_id: int, action: StatusAct
 
 @router.post("/staff/knowledge/{article_id:int}/publish")
 def article_publish(
-    request: Request, rt: RuntimeDep, staff: KnowledgeWriter, article_id: int
+    request: Request, rt: RuntimeDep, staff: KnowledgeWriter, article_id: RowId
 ) -> Response:
     article = _status_change(rt, staff, article_id, "publish")
     flash(request, f"Published “{article.title}”: the bot answers with it now.")
@@ -218,7 +218,7 @@ def article_publish(
 
 @router.post("/staff/knowledge/{article_id:int}/retire")
 def article_retire(
-    request: Request, rt: RuntimeDep, staff: KnowledgeWriter, article_id: int
+    request: Request, rt: RuntimeDep, staff: KnowledgeWriter, article_id: RowId
 ) -> Response:
     article = _status_change(rt, staff, article_id, "retire")
     flash(request, f"Retired “{article.title}”: the bot no longer answers with it.")
@@ -227,7 +227,7 @@ def article_retire(
 
 @router.post("/staff/knowledge/{article_id:int}/restore")
 def article_restore(
-    request: Request, rt: RuntimeDep, staff: KnowledgeWriter, article_id: int
+    request: Request, rt: RuntimeDep, staff: KnowledgeWriter, article_id: RowId
 ) -> Response:
     article = _status_change(rt, staff, article_id, "restore")
     flash(request, f"Restored “{article.title}”: it is published again.")
@@ -240,9 +240,9 @@ def article_revisions(
     request: Request,
     rt: RuntimeDep,
     staff: KnowledgeReader,
-    article_id: int,
-    a: int | None = None,
-    b: int | None = None,
+    article_id: RowId,
+    a: RowId | None = None,
+    b: RowId | None = None,
 ) -> HTMLResponse:
     article = _article(rt, article_id)
     revisions = rt.knowledge.revisions(article_id)
@@ -269,8 +269,8 @@ def article_rollback(
     request: Request,
     rt: RuntimeDep,
     staff: KnowledgeWriter,
-    article_id: int,
-    revision: Annotated[int, Form()],
+    article_id: RowId,
+    revision: Annotated[RowId, Form()],
 ) -> Response:
     _article(rt, article_id)
     try:
@@ -357,7 +357,7 @@ def unanswered_attach(
     rt: RuntimeDep,
     staff: KnowledgeWriter,
     ids: Annotated[str, Form(max_length=5000)],
-    article_id: Annotated[int, Form()],
+    article_id: Annotated[RowId, Form()],
 ) -> Response:
     """Add a group's wordings to an article as question variants, and mark them answered."""
     article = _article(rt, article_id)

@@ -4,14 +4,13 @@ the dead ones (agents and admins retry; qa reads)."""
 from __future__ import annotations
 
 import re
-from typing import Annotated
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 
 from bot.backoffice import outbox
-from channels.deps import RuntimeDep
+from channels.deps import RowId, RuntimeDep
 from channels.staff.auth import RequestReader, RequestWriter
 from channels.staff.web import flash, page, redirect
 
@@ -24,7 +23,6 @@ _PERSONAL = re.compile(
     r"|(?P<email>[\w.+-]+@[\w-]+(?:\.[\w-]+)+)"
     r"|(?P<phone>\+?\d(?:[\s().-]*\d){6,})"
 )
-OutboxId = Annotated[int, Path(ge=1, le=2**62)]
 
 
 def redact(error: str | None) -> str:
@@ -56,7 +54,7 @@ def outbox_page(request: Request, rt: RuntimeDep, staff: RequestReader) -> HTMLR
 
 @router.post("/staff/outbox/{outbox_id:int}/retry")
 async def outbox_retry(
-    request: Request, rt: RuntimeDep, staff: RequestWriter, outbox_id: OutboxId
+    request: Request, rt: RuntimeDep, staff: RequestWriter, outbox_id: RowId
 ) -> Response:
     if await run_in_threadpool(outbox.retry_dead, rt.db, outbox_id, staff.name):
         flash(request, f"Outbox row {outbox_id} is back in line: it will be delivered shortly.")

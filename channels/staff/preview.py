@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from bot.actions.answer import Answerer
 from bot.assistant import Assistant, InputTooLong
-from bot.contract import InboundMessage, Reply
+from bot.contract import InboundMessage, Reply, clean_text
 from bot.runtime import Runtime
 from bot.storage.db import Database
 from channels import sms, telegram
@@ -26,6 +26,7 @@ from voice.call import choice_prompt, speakable
 
 MAX_QUESTION_CHARS = 500
 PREVIEW_CHANNEL = "preview"
+NO_QUESTION = "The question has no readable text: type it again."
 
 
 class RolledBack:
@@ -138,8 +139,10 @@ def render_channels(reply: Reply) -> list[ChannelReply]:
 
 def preview(runtime: Runtime, question: str, language: str | None = None) -> Preview:
     """Everything staff need to see why the bot answers a question the way it does."""
-    question = " ".join(question.split())[:MAX_QUESTION_CHARS]
+    question = " ".join(clean_text(question).split())[:MAX_QUESTION_CHARS]
     language = language or runtime.settings.default_language
+    if not question:  # nothing but control characters: nothing to ask the bot
+        return Preview(question, None, 0.0, [], [], [], None, [], NO_QUESTION)
     u = runtime.assistant.interpreter.parse(question)
     hits = runtime.search.search(question, u.vector, language=language, k=5)
     message = InboundMessage(

@@ -15,6 +15,7 @@ import numpy as np
 from sklearn.cluster import AgglomerativeClustering
 
 from bot.runtime import Runtime
+from channels.deps import MAX_ROW_ID
 from knowledge.schema import UnansweredView
 
 # Average cosine distance up to which questions join one group. Measured by
@@ -120,6 +121,6 @@ def parse_ids(text: str | None) -> list[int]:
     ids = []
     for part in (text or "").split(","):
         part = part.strip()
-        if part.isdigit() and len(ids) < MAX_QUESTIONS:
+        if part.isdigit() and int(part) <= MAX_ROW_ID and len(ids) < MAX_QUESTIONS:
             ids.append(int(part))
     return ids

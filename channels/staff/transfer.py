@@ -18,6 +18,12 @@ from knowledge.service import KnowledgeService
 
 QUESTION_SEPARATOR = " | "
 REQUIRED_COLUMNS = ("slug", "title", "short_answer", "answer", "questions")
+# A spreadsheet runs a cell that starts with one of these as a formula (OWASP "CSV
+# injection"): the export puts a ' before it, which spreadsheets show as text, and the import
+# takes it off again. A cell that already starts with ' gets one more, so every cell
+# round-trips exactly.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+TEXT_MARK = "'"
 
 
 class FileProblem(ValueError):
@@ -72,7 +78,7 @@ def read_csv(data: bytes) -> Parsed:
             )
         item: dict[str, Any] = {}
         for name, cell in zip(header, row, strict=False):
-            cell = cell.strip()
+            cell = _unguard(cell.strip())
             if name == "questions":
                 item[name] = [q.strip() for q in cell.replace("\n", "|").split("|") if q.strip()]
             elif cell or name not in ("valid_from", "valid_to", "language", "status"):
@@ -80,6 +86,16 @@ def read_csv(data: bytes) -> Parsed:
         items.append(item)
         labels.append(f"row {number}")
     return Parsed(items, labels)
+
+
+def _guard(cell: str) -> str:
+    return TEXT_MARK + cell if cell.startswith((*FORMULA_STARTS, TEXT_MARK)) else cell
+
+
+def _unguard(cell: str) -> str:
+    if cell.startswith(TEXT_MARK) and cell[1:].startswith((*FORMULA_STARTS, TEXT_MARK)):
+        return cell[1:]
+    return cell
 
 
 def read_yaml(data: bytes) -> Parsed:
@@ -172,9 +188,11 @@ def export_csv(service: KnowledgeService) -> str:
     for article in service.export_articles():
         writer.writerow(
             [
-                QUESTION_SEPARATOR.join(article[name])
-                if name == "questions"
-                else article[name] or ""
+                _guard(
+                    QUESTION_SEPARATOR.join(article[name])
+                    if name == "questions"
+                    else article[name] or ""
+                )
                 for name in CONTENT_FIELDS
             ]
         )

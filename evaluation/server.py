@@ -58,6 +58,7 @@ def hotline_server(
         command = [
             *(sys.executable, "-m", "uvicorn", "channels.app:create_app", "--factory"),
             *("--host", LOOPBACK, "--port", str(port), "--log-level", "warning"),
+            "--no-proxy-headers",  # as channels.app.SERVER_OPTIONS: HOTLINE_TRUSTED_PROXIES decides
         ]
         full_env = {**os.environ, "HF_HUB_OFFLINE": "1", **env}
         with log.open("ab") as out:

@@ -1,7 +1,13 @@
 """Create and authenticate staff accounts and their API tokens.
 
-Passwords are hashed with argon2id (argon2-cffi); API tokens are 256-bit random strings, so a
-plain SHA-256 of them is enough to look them up without keeping them.
+Passwords are hashed with argon2id (argon2-cffi) and must pass the policy in ``passwords``;
+API tokens are 256-bit random strings, so a plain SHA-256 of them is enough to look them up
+without keeping them.
+
+Sessions: every console cookie carries the account's ``session_epoch``. Signing out, a new
+password, a new role and (de)activation all call ``end_sessions``, which bumps the epoch (every
+cookie issued before stops working, copies included) and revokes every live API token of the
+account, so nothing issued before comes back, not even on reactivation.
 """
 
 from __future__ import annotations
@@ -16,12 +22,12 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from bot.staff import passwords
 from bot.staff.models import ApiToken, StaffAccount
 from bot.staff.roles import ROLES
 
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._@-]{1,79}$")
-MIN_PASSWORD = 10
-MAX_PASSWORD = 1024
+MAX_PASSWORD = passwords.MAX_LENGTH
 TOKEN_PREFIX = "hls_"
 LAST_USED_GRANULARITY = timedelta(minutes=1)
 
@@ -73,11 +79,11 @@ def _check_role(role: str) -> str:
     return role
 
 
-def _check_password(password: str) -> str:
-    if len(password) < MIN_PASSWORD:
-        raise AccountError(f"a password needs at least {MIN_PASSWORD} characters")
-    if len(password) > MAX_PASSWORD:
-        raise AccountError(f"a password may have at most {MAX_PASSWORD} characters")
+def _check_password(password: str, name: str, role: str) -> str:
+    try:
+        passwords.check(password, name, role)
+    except passwords.WeakPassword as exc:
+        raise AccountError(str(exc)) from exc
     return password
 
 
@@ -87,7 +93,7 @@ def find(session: Session, name: str) -> StaffAccount | None:
 
 def create_account(session: Session, name: str, password: str, role: str) -> StaffAccount:
     name, role = _check_name(name), _check_role(role)
-    _check_password(password)
+    _check_password(password, name, role)
     if find(session, name) is not None:
         raise AccountError(f"there is already a staff account called {name!r}")
     account = StaffAccount(
@@ -113,25 +119,55 @@ def authenticate(session: Session, name: str, password: str) -> StaffAccount | N
     return account
 
 
-def set_password(session: Session, account: StaffAccount, password: str) -> None:
-    """A new password signs the account out everywhere."""
-    account.password_hash = _hasher.hash(_check_password(password))
+def end_sessions(session: Session, account: StaffAccount) -> int:
+    """Sign the account out everywhere and revoke its live API tokens; returns how many."""
     account.session_epoch += 1
+    live = session.scalars(
+        select(ApiToken).where(ApiToken.account_id == account.id, ApiToken.revoked_at.is_(None))
+    ).all()
+    now = _now()
+    for token in live:
+        token.revoked_at = now
     session.flush()
+    return len(live)
+
+
+def set_password(session: Session, account: StaffAccount, password: str) -> None:
+    account.password_hash = _hasher.hash(_check_password(password, account.name, account.role))
+    end_sessions(session, account)
 
 
 def set_role(session: Session, account: StaffAccount, role: str) -> None:
-    account.role = _check_role(role)
-    session.flush()
+    if _check_role(role) != account.role:
+        account.role = role
+        end_sessions(session, account)
 
 
 def set_active(session: Session, account: StaffAccount, active: bool) -> None:
-    """Deactivating signs the account out everywhere; its tokens stop working too."""
     if not active and account.role == "admin" and account.active and _active_admins(session) <= 1:
         raise AccountError("the last active admin cannot be deactivated")
-    account.active = active
-    account.session_epoch += 1
-    session.flush()
+    if active != account.active:
+        account.active = active
+        end_sessions(session, account)
+
+
+def change_account(
+    session: Session,
+    account: StaffAccount,
+    *,
+    role: str | None = None,
+    active: bool | None = None,
+    password: str | None = None,
+) -> None:
+    """What an admin changes about an account; any change signs it out everywhere."""
+    if role and role != account.role:
+        if account.role == "admin" and account.active and _active_admins(session) <= 1:
+            raise AccountError("the last active admin must stay an admin")
+        set_role(session, account, role)
+    if active is not None:
+        set_active(session, account, active)
+    if password:
+        set_password(session, account, password)
 
 
 def _active_admins(session: Session) -> int:

@@ -1,4 +1,5 @@
-"""Staff tables: accounts (argon2 password hashes) and named API tokens (SHA-256 hashes)."""
+"""Staff tables: accounts (argon2 password hashes), named API tokens (SHA-256 hashes) and the
+sign-in throttle's counters."""
 
 from __future__ import annotations
 
@@ -43,3 +44,14 @@ class ApiToken(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class SignInFailures(Base):
+    """Recent failed sign-ins under one key (an address, an account, or both; keyed hashes),
+    in the database so that every instance slows the same attacker (bot/staff/throttle.py)."""
+
+    __tablename__ = "staff_sign_in_failures"
+
+    key: Mapped[str] = mapped_column(String(80), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_failed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)

@@ -9,18 +9,20 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Body, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from bot import service_requests
 from bot.contract import clean_text
 from bot.runtime import Runtime
-from bot.staff import handoffs
+from bot.staff import accounts, handoffs
+from bot.staff.models import StaffAccount
 from bot.storage.models import ServiceRequest
 from channels.deps import RowId, RuntimeDep
 from channels.staff import notify, stats, transfer, unanswered
 from channels.staff.article_form import overlaps
 from channels.staff.auth import (
+    ApiAdmin,
     ApiDashboard,
     ApiHandoffReader,
     ApiKnowledgeReader,
@@ -46,6 +48,73 @@ class Me(BaseModel):
 @router.get("/me", response_model=Me)
 def me(staff: ApiSignedIn) -> Me:
     return Me(name=staff.name, role=staff.role)
+
+
+# -- accounts (admin) ----------------------------------------------------------------------
+class AccountOut(BaseModel):
+    id: int
+    name: str
+    role: str
+    active: bool
+    last_login_at: datetime | None
+
+
+class NewAccount(BaseModel):
+    name: str = Field(max_length=200)
+    role: str = Field(max_length=20)
+    password: str = Field(max_length=accounts.MAX_PASSWORD)
+
+
+class AccountChange(BaseModel):
+    """Only what is given changes; any change signs the account out and revokes its tokens."""
+
+    role: str | None = Field(None, max_length=20)
+    active: bool | None = None
+    password: str | None = Field(None, max_length=accounts.MAX_PASSWORD)
+
+
+def _account_out(account: StaffAccount) -> AccountOut:
+    return AccountOut(
+        id=account.id,
+        name=account.name,
+        role=account.role,
+        active=account.active,
+        last_login_at=account.last_login_at,
+    )
+
+
+@router.get("/accounts", response_model=list[AccountOut])
+def list_accounts(rt: RuntimeDep, staff: ApiAdmin) -> list[AccountOut]:
+    with rt.db.sessions() as session:
+        return [_account_out(a) for a in accounts.accounts(session)]
+
+
+@router.post("/accounts", response_model=AccountOut, status_code=201)
+def create_account(rt: RuntimeDep, staff: ApiAdmin, body: NewAccount) -> AccountOut:
+    try:
+        with rt.db.transaction() as session:
+            return _account_out(
+                accounts.create_account(session, body.name, body.password, body.role)
+            )
+    except accounts.AccountError as exc:
+        raise HTTPException(422, str(exc)) from exc
+
+
+@router.patch("/accounts/{account_id:int}", response_model=AccountOut)
+def change_account(
+    rt: RuntimeDep, staff: ApiAdmin, account_id: RowId, body: AccountChange
+) -> AccountOut:
+    try:
+        with rt.db.transaction() as session:
+            account = session.get(StaffAccount, account_id)
+            if account is None:
+                raise HTTPException(404, f"no account {account_id}")
+            accounts.change_account(
+                session, account, role=body.role, active=body.active, password=body.password
+            )
+            return _account_out(account)
+    except accounts.AccountError as exc:
+        raise HTTPException(422, str(exc)) from exc
 
 
 # -- knowledge -----------------------------------------------------------------------------

@@ -1,7 +1,8 @@
-"""Sign-in and sign-out, staff accounts (admin) and each member's own API tokens."""
+"""Sign-in and sign-out, staff accounts (admin), one's own password and API tokens."""
 
 from __future__ import annotations
 
+import math
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
@@ -9,15 +10,15 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 
 from bot.runtime import Runtime
-from bot.staff import accounts
+from bot.staff import accounts, throttle
 from bot.staff.models import StaffAccount
 from bot.staff.roles import ROLES
 from channels.deps import RowId, RuntimeDep
 from channels.staff.auth import (
     Admin,
     SignedIn,
-    SignInThrottle,
     check_csrf,
+    client_address,
     safe_next,
     sign_in,
     sign_out,
@@ -25,9 +26,10 @@ from channels.staff.auth import (
 from channels.staff.web import flash, page, redirect
 
 router = APIRouter()
-throttle = SignInThrottle()
 WRONG = "That staff name and password do not match an active account."
-THROTTLED = "Too many failed sign-ins. Wait 15 minutes and try again, or ask an administrator."
+THROTTLED = (
+    "Too many failed sign-ins for this name or from this address. Wait {wait} and try again."
+)
 
 
 @router.get("/staff/login", response_class=HTMLResponse)
@@ -35,9 +37,33 @@ def login_form(request: Request, next: str = "/staff") -> HTMLResponse:
     return page(request, "login.html", {"next": safe_next(next), "name": "", "error": None})
 
 
-def _authenticate(runtime: Runtime, name: str, password: str) -> StaffAccount | None:
+def _attempt(runtime: Runtime, name: str, address: str) -> throttle.Attempt:
+    """The throttle's keys: keyed hashes, so no name or address is stored in clear."""
+    return throttle.Attempt(
+        account=runtime.hasher(f"staff sign-in name:{accounts.normalise_name(name)}"),
+        address=runtime.hasher(f"staff sign-in address:{address}"),
+    )
+
+
+def _begin(runtime: Runtime, attempt: throttle.Attempt) -> int:
     with runtime.db.transaction() as session:
-        return accounts.authenticate(session, name, password)
+        return throttle.begin(session, attempt, runtime.assistant.clock())
+
+
+def _authenticate(
+    runtime: Runtime, attempt: throttle.Attempt, name: str, password: str
+) -> StaffAccount | None:
+    with runtime.db.transaction() as session:
+        account = accounts.authenticate(session, name, password)
+        if account is not None:
+            throttle.succeeded(session, attempt)
+        return account
+
+
+def _wait_words(seconds: int) -> str:
+    if seconds < 120:
+        return f"{seconds} second{'' if seconds == 1 else 's'}"
+    return f"{math.ceil(seconds / 60)} minutes"
 
 
 @router.post("/staff/login", response_class=HTMLResponse)
@@ -49,13 +75,16 @@ async def login(
     next: Annotated[str, Form(max_length=2000)] = "/staff",
 ) -> Response:
     await check_csrf(request)
-    client = request.client.host if request.client else "unknown"
-    if not throttle.allowed(name, client):
-        context = {"next": safe_next(next), "name": name, "error": THROTTLED}
-        return page(request, "login.html", context, status_code=429)
-    account = await run_in_threadpool(_authenticate, rt, name, password)
+    attempt = _attempt(rt, name, client_address(request))
+    wait = await run_in_threadpool(_begin, rt, attempt)
+    if wait:
+        error = THROTTLED.format(wait=_wait_words(wait))
+        context = {"next": safe_next(next), "name": name, "error": error}
+        response = page(request, "login.html", context, status_code=429)
+        response.headers["Retry-After"] = str(wait)
+        return response
+    account = await run_in_threadpool(_authenticate, rt, attempt, name, password)
     if account is None:
-        throttle.failed(name, client)
         context = {"next": safe_next(next), "name": name, "error": WRONG}
         return page(request, "login.html", context, status_code=401)
     sign_in(request, account)
@@ -63,9 +92,57 @@ async def login(
 
 
 @router.post("/staff/logout")
-def logout(request: Request, staff: SignedIn) -> Response:
-    sign_out(request)
+def logout(request: Request, rt: RuntimeDep, staff: SignedIn) -> Response:
+    sign_out(request, rt, staff)
     return redirect("/staff/login")
+
+
+# -- one's own password --------------------------------------------------------------------
+@router.get("/staff/password", response_class=HTMLResponse)
+def password_form(request: Request, staff: SignedIn) -> HTMLResponse:
+    return page(request, "password.html", {"section": "password", "error": None})
+
+
+@router.post("/staff/password", response_class=HTMLResponse)
+async def password_change(
+    request: Request,
+    rt: RuntimeDep,
+    staff: SignedIn,
+    current: Annotated[str, Form(max_length=accounts.MAX_PASSWORD)] = "",
+    new: Annotated[str, Form(max_length=accounts.MAX_PASSWORD)] = "",
+    again: Annotated[str, Form(max_length=accounts.MAX_PASSWORD)] = "",
+) -> Response:
+    """The current password is checked (throttled like sign-in, so a borrowed session cannot
+    guess it); the new one ends every session and token of the account, and this browser
+    signs in again at once."""
+    if new != again:
+        return _password_page(request, "the two new passwords differ")
+    attempt = _attempt(rt, staff.name, client_address(request))
+    wait = await run_in_threadpool(_begin, rt, attempt)
+    if wait:
+        return _password_page(request, f"too many wrong passwords: wait {_wait_words(wait)}", 429)
+    account = await run_in_threadpool(_authenticate, rt, attempt, staff.name, current)
+    if account is None or account.id != staff.id:
+        return _password_page(request, "the current password is not right", 401)
+
+    def change() -> None:
+        with rt.db.transaction() as session:
+            changed = session.get(StaffAccount, staff.id)
+            assert changed is not None
+            accounts.set_password(session, changed, new)
+            sign_in(request, changed)
+
+    try:
+        await run_in_threadpool(change)
+    except accounts.AccountError as exc:
+        return _password_page(request, str(exc))
+    flash(request, "Password changed. Every other session and all your API tokens have ended.")
+    return redirect("/staff")
+
+
+def _password_page(request: Request, problem: str, status: int = 422) -> HTMLResponse:
+    context = {"section": "password", "error": f"Not changed: {problem}."}
+    return page(request, "password.html", context, status_code=status)
 
 
 # -- accounts (admin) ----------------------------------------------------------------------
@@ -111,25 +188,12 @@ def account_change(
             account = session.get(StaffAccount, account_id)
             if account is None:
                 raise accounts.AccountError("there is no such account")
-            if role and role != account.role:
-                last = account.role == "admin" and account.active
-                if last and not _other_admin(session, account):
-                    raise accounts.AccountError("the last active admin must stay an admin")
-                accounts.set_role(session, account, role)
-            if active in ("yes", "no") and (active == "yes") != account.active:
-                accounts.set_active(session, account, active == "yes")
-            if password:
-                accounts.set_password(session, account, password)
+            state = {"yes": True, "no": False}.get(active)
+            accounts.change_account(session, account, role=role, active=state, password=password)
             flash(request, f"Saved the account {account.name}.")
     except accounts.AccountError as exc:
         flash(request, f"Not saved: {exc}.", "error")
     return redirect("/staff/accounts")
-
-
-def _other_admin(session, account: StaffAccount) -> bool:
-    return any(
-        a.role == "admin" and a.active and a.id != account.id for a in accounts.accounts(session)
-    )
 
 
 # -- API tokens (one's own) ----------------------------------------------------------------

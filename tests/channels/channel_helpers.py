@@ -17,7 +17,7 @@ from pydantic import SecretStr
 
 from bot.runtime import Runtime
 from bot.settings import Settings
-from channels.app import create_app
+from channels.app import SERVER_OPTIONS, create_app
 from evaluation.server import free_port
 
 TELEGRAM_TOKEN = "123456789:TEST-token-for-the-fake-bot-api"
@@ -58,7 +58,8 @@ def app_for(runtime: Runtime, **overrides: Any) -> FastAPI:
 def serve(app: FastAPI) -> Iterator[str]:
     """Run the app under uvicorn on a free loopback port for as long as the block lasts."""
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", **SERVER_OPTIONS)
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20

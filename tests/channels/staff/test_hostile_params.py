@@ -68,7 +68,7 @@ def test_no_route_answers_500_to_hostile_parameters(
         for param in route.route.dependant.query_params:
             for value in QUERY_VALUES:
                 check(method, f"{concrete}?{param.alias}={value}", data=form)
-        for name in _body_fields(route) if method == "POST" else []:
+        for name in _body_fields(route) if method in ("POST", "PUT", "PATCH") else []:
             if on_api:
                 for value in JSON_VALUES:
                     check(method, concrete, json={name: value})

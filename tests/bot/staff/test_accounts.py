@@ -52,6 +52,41 @@ def test_bad_accounts_are_refused_with_the_reason(
         accounts.create_account(session, name, password, role)
 
 
+@pytest.mark.parametrize(
+    ("name", "password", "problem"),
+    [
+        ("robin.leeson", "robin.leeson", "not be the staff name"),
+        ("robin.leeson", "ROBIN-LEESON!", "not be the staff name"),
+        ("robin.leeson", "robin.leeson2026", "not be the staff name"),
+        ("robin.leeson", "robinrobinrobin", "not be the staff name"),
+        ("kim", "aaaaaaaaaa", "too easy to guess: Repeats"),
+        ("kim", "abcabcabcabc", "too easy to guess: Repeats"),
+        ("kim", "1234567890", "common password"),
+        ("kim", "password123", "common password"),
+        ("kim", "qwertyuiop", "common password"),
+        ("kim", "abcdefghijklmn", "Sequences"),
+        ("kim", "iloveyou2024", "too easy to guess"),
+        ("kim", "x" * 1025, "at most 1024"),
+    ],
+)
+def test_weak_passwords_are_refused_with_the_reason(
+    db: Database, name: str, password: str, problem: str
+) -> None:
+    name = f"{name}{uuid.uuid4().hex[:4]}" if name == "kim" else name
+    with pytest.raises(accounts.AccountError, match=problem), db.transaction() as session:
+        accounts.create_account(session, name, password, "editor")
+
+
+def test_strong_passwords_pass_and_a_reset_is_checked_too(db: Database) -> None:
+    name = unique("robin")
+    with db.transaction() as session:
+        account = accounts.create_account(session, name, "robin keeps seven lanterns", "agent")
+        for weak in (name, "aaaaaaaaaaaa", "letmein123"):
+            with pytest.raises(accounts.AccountError):
+                accounts.set_password(session, account, weak)
+        accounts.set_password(session, account, "Umbrella canyon 42 fjord")
+
+
 def test_duplicate_name_is_refused(db: Database) -> None:
     name = unique()
     with db.transaction() as session:

@@ -44,9 +44,17 @@ def test_staff_add_and_first_admin_hint(data_dir: Path, monkeypatch: pytest.Monk
     assert asked.exit_code == 0, asked.output
     short = runner.invoke(app, ["staff", "add", "lee"], input="short\nshort\n")
     assert short.exit_code == 1 and "at least 10" in short.output
+    for weak, reason in (
+        ("lee.harbour", "not be the staff name"),
+        ("aaaaaaaaaaaa", "too easy to guess"),
+        ("password1234", "common password"),
+    ):
+        refused = runner.invoke(app, ["staff", "add", "lee.harbour"], input=f"{weak}\n{weak}\n")
+        assert refused.exit_code == 1 and reason in refused.output, refused.output
 
     database = Database(settings.db_url)
     with database.transaction() as session:
         assert accounts.authenticate(session, "kim", "another long one").role == "agent"
         assert accounts.find(session, "lee") is None
+        assert accounts.find(session, "lee.harbour") is None
     database.engine.dispose()

@@ -183,6 +183,30 @@ def test_changing_ones_own_password(
     assert sign_in(TestClient(app), staff.name, new).status_code == 303
 
 
+def test_weak_passwords_are_refused_on_the_console_and_the_api(
+    console: Callable[[str], Console], api: Callable[[str], TestClient], runtime: Runtime
+) -> None:
+    admin, admin_api = console("admin"), api("admin")
+    name = f"sam.{uuid.uuid4().hex[:6]}"
+    for weak, reason in ((name, "not be the staff name"), ("aaaaaaaaaaaa", "too easy to guess")):
+        made = admin.post("/staff/accounts", {"name": name, "role": "agent", "password": weak})
+        shown = admin.get(made.headers["location"]).text.replace("&#34;", '"')
+        assert "No account created" in shown and reason in shown
+        response = admin_api.post(
+            "/api/v1/staff/accounts", json={"name": name, "role": "agent", "password": weak}
+        )
+        assert response.status_code == 422 and reason in response.json()["detail"]
+    created = admin_api.post(
+        "/api/v1/staff/accounts",
+        json={"name": name, "role": "agent", "password": "velvet harbour lanterns"},
+    )
+    assert created.status_code == 201 and created.json()["name"] == name
+    reset = admin_api.patch(
+        f"/api/v1/staff/accounts/{created.json()['id']}", json={"password": "1234567890"}
+    )
+    assert reset.status_code == 422 and "common password" in reset.json()["detail"]
+
+
 # -- sign-in throttling ----------------------------------------------------------------------
 def test_wrong_passwords_slow_that_address_but_never_lock_the_person_out(
     app: FastAPI, runtime: Runtime, frozen: Callable[[timedelta], None]

@@ -6,8 +6,10 @@ each key the first failures are free; after them a further attempt must wait 1 s
 since the last failure, up to a cap. The pair and the address wait up to 15 minutes; the
 account alone waits at most a minute, and only after more failures than one address can make
 quickly, so an attacker slows only themself: ten wrong passwords from one address leave the
-real person, at another address, free to sign in at once. A wait is refused before the
-password is checked, so waiting is the only way on.
+real person, at another address, free to sign in at once. A browser that has signed in to
+the account before (it shows a device cookie, OWASP's "device cookies") is not counted under
+the account alone at all, so not even an attack from many addresses slows its owner. A wait
+is refused before the password is checked, so waiting is the only way on.
 
 An attempt is counted as a failure when it starts (so parallel guesses cannot all slip through
 one open window) and taken back when it succeeds. Counters live in the database, so every
@@ -54,17 +56,19 @@ class Attempt:
 
     account: str
     address: str
+    known_device: bool = False  # this browser signed in to this account before
 
     @property
     def address_key(self) -> str:
         return f"a:{self.address[:64]}"
 
+    @property
+    def account_key(self) -> str:
+        return f"n:{self.account[:64]}"
+
     def counters(self) -> list[tuple[Rule, str]]:
-        return [
-            (PAIR, f"p:{self.account[:38]}{self.address[:38]}"),
-            (ADDRESS, self.address_key),
-            (ACCOUNT, f"n:{self.account[:64]}"),
-        ]
+        counted = [(PAIR, f"p:{self.account[:38]}{self.address[:38]}"), (ADDRESS, self.address_key)]
+        return counted if self.known_device else [*counted, (ACCOUNT, self.account_key)]
 
 
 def _aware(value: datetime) -> datetime:
@@ -104,7 +108,8 @@ def begin(session: Session, attempt: Attempt, now: datetime) -> int:
 
 def succeeded(session: Session, attempt: Attempt) -> None:
     """The password was right: the account's counters go, the address's count is taken back."""
-    account_keys = [key for rule, key in attempt.counters() if rule is not ADDRESS]
+    account_keys = [key for rule, key in attempt.counters() if rule is PAIR]
+    account_keys.append(attempt.account_key)
     session.execute(delete(SignInFailures).where(SignInFailures.key.in_(account_keys)))
     address = session.get(SignInFailures, attempt.address_key)
     if address is not None and address.failures > 0:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from bot.runtime import Runtime
@@ -26,6 +26,10 @@ from channels.deps import get_runtime
 
 SESSION_COOKIE = "hotline_staff"
 SESSION_MAX_AGE = 8 * 3600  # one working day
+# "This browser has signed in as NAME before": spares its owner the sign-in throttle's
+# account-wide wait (bot/staff/throttle.py). A nonce and its keyed hash with the name; no name.
+DEVICE_COOKIE = "hotline_staff_device"
+DEVICE_MAX_AGE = 180 * 24 * 3600
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -184,6 +188,28 @@ ApiHandoffReader = Annotated[Staff, Depends(ApiGuard(Permission.HANDOFFS_READ))]
 ApiPreview = Annotated[Staff, Depends(ApiGuard(Permission.PREVIEW))]
 ApiDashboard = Annotated[Staff, Depends(ApiGuard(Permission.DASHBOARD))]
 ApiAdmin = Annotated[Staff, Depends(ApiGuard(Permission.ACCOUNTS))]
+
+
+def _device_mac(runtime: Runtime, name: str, nonce: str) -> str:
+    return runtime.hasher(f"staff device:{accounts.normalise_name(name)}:{nonce}")
+
+
+def remember_device(response: Response, runtime: Runtime, name: str, secure: bool) -> None:
+    nonce = secrets.token_urlsafe(16)
+    response.set_cookie(
+        DEVICE_COOKIE,
+        f"{nonce}.{_device_mac(runtime, name, nonce)}",
+        max_age=DEVICE_MAX_AGE,
+        path="/staff",
+        httponly=True,
+        samesite="lax",
+        secure=secure,
+    )
+
+
+def known_device(request: Request, runtime: Runtime, name: str) -> bool:
+    nonce, _, mac = request.cookies.get(DEVICE_COOKIE, "")[:200].partition(".")
+    return bool(nonce and mac) and secrets.compare_digest(mac, _device_mac(runtime, name, nonce))
 
 
 def client_address(request: Request) -> str:

@@ -19,6 +19,8 @@ from channels.staff.auth import (
     SignedIn,
     check_csrf,
     client_address,
+    known_device,
+    remember_device,
     safe_next,
     sign_in,
     sign_out,
@@ -37,11 +39,12 @@ def login_form(request: Request, next: str = "/staff") -> HTMLResponse:
     return page(request, "login.html", {"next": safe_next(next), "name": "", "error": None})
 
 
-def _attempt(runtime: Runtime, name: str, address: str) -> throttle.Attempt:
+def _attempt(request: Request, runtime: Runtime, name: str) -> throttle.Attempt:
     """The throttle's keys: keyed hashes, so no name or address is stored in clear."""
     return throttle.Attempt(
         account=runtime.hasher(f"staff sign-in name:{accounts.normalise_name(name)}"),
-        address=runtime.hasher(f"staff sign-in address:{address}"),
+        address=runtime.hasher(f"staff sign-in address:{client_address(request)}"),
+        known_device=known_device(request, runtime, name),
     )
 
 
@@ -60,6 +63,11 @@ def _authenticate(
         return account
 
 
+def _https(runtime: Runtime) -> bool:
+    """Cookies are Secure when the console is served over https (as the session's)."""
+    return bool(runtime.settings.public_url and runtime.settings.public_url.startswith("https://"))
+
+
 def _wait_words(seconds: int) -> str:
     if seconds < 120:
         return f"{seconds} second{'' if seconds == 1 else 's'}"
@@ -75,7 +83,7 @@ async def login(
     next: Annotated[str, Form(max_length=2000)] = "/staff",
 ) -> Response:
     await check_csrf(request)
-    attempt = _attempt(rt, name, client_address(request))
+    attempt = _attempt(request, rt, name)
     wait = await run_in_threadpool(_begin, rt, attempt)
     if wait:
         error = THROTTLED.format(wait=_wait_words(wait))
@@ -88,7 +96,9 @@ async def login(
         context = {"next": safe_next(next), "name": name, "error": WRONG}
         return page(request, "login.html", context, status_code=401)
     sign_in(request, account)
-    return redirect(safe_next(next))
+    response = redirect(safe_next(next))
+    remember_device(response, rt, account.name, _https(rt))
+    return response
 
 
 @router.post("/staff/logout")
@@ -117,7 +127,7 @@ async def password_change(
     signs in again at once."""
     if new != again:
         return _password_page(request, "the two new passwords differ")
-    attempt = _attempt(rt, staff.name, client_address(request))
+    attempt = _attempt(request, rt, staff.name)
     wait = await run_in_threadpool(_begin, rt, attempt)
     if wait:
         return _password_page(request, f"too many wrong passwords: wait {_wait_words(wait)}", 429)

@@ -220,6 +220,7 @@ def test_every_console_page_passes_axe(page: Page, server: str, runtime: Runtime
         "/staff/outbox",
         "/staff/accounts",
         "/staff/tokens",
+        "/staff/password",
         "/staff/knowledge/999999",
     ):
         page.goto(f"{server}{path}")

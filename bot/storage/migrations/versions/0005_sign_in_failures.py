@@ -1,7 +1,7 @@
 """Counters of failed staff sign-ins, for the sign-in throttle shared by every instance.
 
-Revision ID: 0004_sign_in_failures
-Revises: 0003_staff
+Revision ID: 0005_sign_in_failures
+Revises: 0004_notice_author
 """
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0004_sign_in_failures"
-down_revision = "0003_staff"
+revision = "0005_sign_in_failures"
+down_revision = "0004_notice_author"
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """Counters of failed staff sign-ins, for the sign-in throttle shared by every instance.
 
 Revision ID: 0005_sign_in_failures
-Revises: 0004_notice_author
+Revises: 0004_outbox_outcome
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0005_sign_in_failures"
-down_revision = "0004_notice_author"
+down_revision = "0004_outbox_outcome"
 branch_labels = None
 depends_on = None
 

@@ -106,9 +106,8 @@ def features(text: str, toks: list[tuple[int, int, str]], patterns: Patterns) ->
         row = [
             "bias",
             f"w={low}",
-            f"p3={low[:3]}",
-            f"s3={low[-3:]}",
-            f"s2={low[-2:]}",
+            *(f"p{n}={low[:n]}" for n in range(1, 5)),
+            *(f"s{n}={low[-n:]}" for n in range(1, 5)),
             f"shape={_shape(word)}",
         ]
         if word[:1].isupper():
@@ -123,6 +122,7 @@ def features(text: str, toks: list[tuple[int, int, str]], patterns: Patterns) ->
                 row.extend(f"{offset}:{m}" for m in marks[j])
                 if abs(offset) == 1:
                     row.append(f"{offset}:shape={_shape(words[j])}")
+                    row.append(f"{offset}:p3={words[j].lower()[:3]}")
             else:
                 row.append(f"{offset}:edge")
         rows.append(row)

@@ -171,18 +171,22 @@ def test_token_then_id_never_posts_twice(db: Database, fake: FakeBackOffice) -> 
         assert session.get(ServiceRequest, row.request_id).external_id == "CITY-00001"
 
 
+LEASE = 3.0
+
+
 def test_expired_claim_of_a_dead_dispatcher_is_taken_over(
     db: Database, fake: FakeBackOffice
 ) -> None:
     file_requests(db, 2)
-    crashed = Dispatcher(db, open311(fake), policy=FAST, lease_seconds=0.3, name="crashed")
+    # A lease long enough that a loaded machine does not let it lapse between the two calls.
+    crashed = Dispatcher(db, open311(fake), policy=FAST, lease_seconds=LEASE, name="crashed")
     assert crashed._claim()  # claimed, then "killed" before delivering
-    survivor = Dispatcher(db, open311(fake), policy=FAST, lease_seconds=0.3, name="survivor")
+    survivor = Dispatcher(db, open311(fake), policy=FAST, lease_seconds=LEASE, name="survivor")
     if db.is_sqlite:  # the crashed one still holds the single-dispatcher lease
         assert survivor.run_once() == 0
     else:
         assert survivor.run_once() == 0  # its rows are claimed
-    time.sleep(0.4)
+    time.sleep(LEASE + 0.1)
     drain(survivor, db)
     assert len(fake.records) == 2 and set(fake.posts.values()) == {1}
     crashed._deliver(rows(db)[0].id)  # waking up late: the claim is gone, nothing is sent

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -19,11 +21,14 @@ from bot import replies, service_requests
 from bot.actions.answer import Answerer
 from bot.catalogue import Catalogue
 from bot.contract import Choice, EntityOut, InboundMessage, OutboundMessage, Reply
+from bot.dialogue import mood
 from bot.dialogue.report import SLOT_ENTITIES, ReportPolicy
 from bot.dialogue.state import DialogueState, ReportForm
-from bot.dialogue.understanding import Interpreter, Understanding, payload
+from bot.dialogue.understanding import Interpreter, Understanding, parse_payload, payload
 from bot.identity import Hasher
 from bot.nlu.language import language_code
+from bot.office_hours import OfficeHours
+from bot.staff import handoffs
 from bot.storage.db import Database
 from bot.storage.models import Conversation, Handoff, ProcessedMessage, ServiceRequest, Turn
 
@@ -38,12 +43,48 @@ MENU = [
     Choice(title="Check a report", payload=payload("check_status")),
     Choice(title="Talk to a person", payload=payload("talk_to_human")),
 ]
+PERSON = Choice(title="Talk to a person", payload=payload("talk_to_human"))
+BACK_TO_BOT = Choice(title="Never mind, back to the assistant", payload=payload("cancel"))
+DROP_CHOICES = [
+    Choice(title="Yes, drop it", payload=payload("drop", "yes")),
+    Choice(title="No, carry on", payload=payload("drop", "no")),
+]
+AFTER_HOURS = [
+    Choice(title="Call me back", payload=payload("callback")),
+    Choice(title="Leave a message", payload=payload("leave_message")),
+]
+# While a resident waits for a person, these still get the bot's answer.
+SERVED_WHILE_WAITING = frozenset(
+    ["ask_question", "report_problem", "check_status", "service", "request", "article",
+     "details", "share_location", "help", "repeat", "slower", "change_language", "language"]
+)  # fmt: skip
+MISSES_BEFORE_PERSON = 2
+_CANCEL_WORDS = re.compile(r"\b(?:cancel|delete|drop|scrap|withdraw|abort)\b", re.IGNORECASE)
 
 
 class InputTooLong(ValueError):
     def __init__(self, limit: int) -> None:
         super().__init__(f"text is longer than the limit of {limit} characters")
         self.limit = limit
+
+
+def explicit_cancel(u: Understanding) -> bool:
+    """ "cancel the report" drops it at once; "forget it" or "bye" mid-form asks first."""
+    return u.text is None or bool(_CANCEL_WORDS.search(u.text))
+
+
+def with_person(messages: list[OutboundMessage], text: str | None = None) -> list[OutboundMessage]:
+    """The same messages with "Talk to a person" among the last one's choices."""
+    if not messages or any(c.payload == PERSON.payload for m in messages for c in m.choices):
+        return messages
+    last = messages[-1]
+    updated = last.model_copy(
+        update={
+            "text": f"{last.text} {text}" if text else last.text,
+            "choices": [*last.choices, PERSON],
+        }
+    )
+    return [*messages[:-1], updated]
 
 
 def aware(moment: datetime) -> datetime:
@@ -78,6 +119,8 @@ class Assistant:
         max_text_chars: int = 4000,
         languages: tuple[str, ...] = ("en",),
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        office_hours: OfficeHours | None = None,
+        zone: ZoneInfo | None = None,
     ) -> None:
         self.db = db
         self.interpreter = interpreter
@@ -89,6 +132,8 @@ class Assistant:
         self.max_text_chars = max_text_chars
         self.languages = languages
         self.clock = clock
+        self.office_hours = office_hours or OfficeHours.parse(None)
+        self.zone = zone or ZoneInfo("UTC")
         self._locks = [threading.Lock() for _ in range(LOCK_STRIPES)]
 
     # -- the contract --------------------------------------------------------------------
@@ -210,20 +255,36 @@ class Assistant:
 
     # -- policy --------------------------------------------------------------------------
     def _respond(self, ctx: TurnContext, u: Understanding) -> list[OutboundMessage]:
-        state, form = ctx.state, ctx.state.form
+        state = ctx.state
         if u.intent is None:
             ctx.outcome = "not_understood"
             text = replies.AUDIO_ONLY if ctx.message.audio else replies.NOT_UNDERSTOOD
             return [OutboundMessage(text=text, choices=MENU)]
+        is_upset = u.picked is None and mood.upset(u.raw_text or u.text, state.last_digest)
+        if u.text:
+            state.last_digest = mood.digest(u.raw_text or u.text)
         if ctx.conversation.status == "handoff":
-            ctx.outcome = "handoff"
-            return [OutboundMessage(text=replies.HANDOFF_WAITING, handoff=True)]
+            messages = self._while_waiting(ctx, u)
+        else:
+            messages = self._route(ctx, u)
+        if is_upset and not any(m.handoff for m in messages):
+            if ctx.outcome in ("unanswered", "out_of_scope", "not_understood"):
+                ctx.unanswered = None  # a complaint, not a question for the knowledge base
+                return [OutboundMessage(text=replies.APOLOGY, choices=[PERSON, *MENU[:2]])]
+            messages = [OutboundMessage(text=replies.APOLOGY), *with_person(messages)]
+        return messages
+
+    def _route(self, ctx: TurnContext, u: Understanding) -> list[OutboundMessage]:
+        state, form = ctx.state, ctx.state.form
+        awaited = self._awaited(ctx, u)
+        if awaited is not None:
+            return awaited
         strong = u.confidence >= (FORM_GLOBAL_CONFIDENCE if form else GLOBAL_CONFIDENCE)
         if strong and (control := self._control(ctx, u)) is not None:
             return control
         if u.intent == "article" and u.argument:
             ctx.outcome = "answered"
-            return self._resume([self.answerer.article_message(int(u.argument))], ctx, u)
+            return self._resume([self._article(ctx, int(u.argument), u)], ctx, u)
         if u.intent == "details" and u.argument:
             ctx.outcome = "answered"
             message = self.answerer.article_message(int(u.argument), detailed=True)
@@ -245,9 +306,67 @@ class Assistant:
             return [OutboundMessage(text=simple[u.intent])]
         if u.intent == "goodbye":
             return [OutboundMessage(text=replies.GOODBYE, ends_conversation=True)]
-        if u.intent in ("affirm", "deny"):
+        if u.intent in ("affirm", "deny", "none_of_these"):
             return [OutboundMessage(text=replies.NOT_UNDERSTOOD, choices=MENU)]
         return self._answer(ctx, u)
+
+    def _awaited(self, ctx: TurnContext, u: Understanding) -> list[OutboundMessage] | None:
+        """The answer to a yes/no or follow-up question outside the form's own slots."""
+        state = ctx.state
+        awaiting = state.awaiting or ""
+        if awaiting == "drop" and u.intent == "drop":
+            state.awaiting = None
+            if u.argument == "yes":
+                state.form = None
+                return [OutboundMessage(text=replies.CANCELLED)]
+            form = state.form
+            prompt = self.report.next_message(form, u.vector) if form else None
+            return [OutboundMessage(text=replies.KEPT), *([prompt] if prompt else [])]
+        if awaiting == "callback_phone" and (phone := u.entity("phone")):
+            state.awaiting = None
+            self._note_on_handoff(ctx, f"call back on {phone.value}")
+            return [
+                OutboundMessage(
+                    text=replies.CALLBACK_NOTED.format(
+                        phone=phone.value, when=self._staff_when(ctx)
+                    )
+                )
+            ]
+        if awaiting == "staff_message" and u.text and u.intent not in ("cancel", "talk_to_human"):
+            state.awaiting = None
+            return [
+                OutboundMessage(text=replies.STAFF_MESSAGE_NOTED.format(when=self._staff_when(ctx)))
+            ]
+        if awaiting.startswith("district:") and (district := self._district_of(u)):
+            state.awaiting = None
+            article_id = int(awaiting.removeprefix("district:"))
+            return self._resume([self._article_for(article_id, district)], ctx, u)
+        return None
+
+    def _while_waiting(self, ctx: TurnContext, u: Understanding) -> list[OutboundMessage]:
+        """Waiting for a person is no dead end: the bot still answers, and "never mind" or
+        "cancel" stops the wait."""
+        ctx.outcome = "handoff"
+        state = ctx.state
+        if u.intent == "cancel" and state.form is None and u.confidence >= GLOBAL_CONFIDENCE:
+            handoffs.withdraw(ctx.session, ctx.conversation, ctx.now)
+            state.awaiting = None
+            return [OutboundMessage(text=replies.LEFT_QUEUE)]
+        if u.intent == "talk_to_human" and u.confidence >= GLOBAL_CONFIDENCE:
+            return [OutboundMessage(text=replies.ALREADY_WAITING, handoff=True)]
+        if u.intent in ("callback", "leave_message"):
+            return self._after_hours_choice(ctx, u.intent)
+        served = (
+            state.form is not None
+            or state.awaiting is not None
+            or (u.intent in SERVED_WHILE_WAITING and u.confidence >= GLOBAL_CONFIDENCE)
+        )
+        if not served:
+            return [OutboundMessage(text=replies.HANDOFF_WAITING, choices=[BACK_TO_BOT])]
+        messages = self._route(ctx, u)
+        if ctx.conversation.status != "handoff" or state.form is not None:
+            return messages
+        return [*messages, OutboundMessage(text=replies.STILL_WAITING)]
 
     def _control(self, ctx: TurnContext, u: Understanding) -> list[OutboundMessage] | None:
         """Intents that work at any point: person, repeat, slower, cancel, help, language."""
@@ -259,6 +378,9 @@ class Assistant:
         if u.intent == "slower":
             ctx.prefs["speech_rate"] = "slow"
             return [OutboundMessage(text=replies.SLOWER), *state.last_messages]
+        if u.intent in ("cancel", "goodbye") and state.form is not None and not explicit_cancel(u):
+            state.awaiting = "drop"  # "forget it", "thanks bye": ask before losing the report
+            return [OutboundMessage(text=replies.ASK_DROP, choices=DROP_CHOICES)]
         if u.intent == "cancel":
             cancelled, state.form = state.form is not None, None
             return [
@@ -293,6 +415,7 @@ class Assistant:
             self.report.clear(form, u.argument)
             return [self.report.next_message(form, u.vector)]
         if form.confirming:
+            u = self._contact_correction(form, u)
             if u.intent == "affirm" and not u.has_any(*SLOT_ENTITIES):
                 return [self._file(ctx, form)]
             if u.intent == "deny" and not u.has_any(*SLOT_ENTITIES) and u.location is None:
@@ -309,27 +432,78 @@ class Assistant:
             if u.intent == "check_status":
                 return self._resume(self._status(ctx, u, None), ctx, u)
             return self._resume(self._answer(ctx, u), ctx, u)
+        if u.intent == "none_of_these" and form.asking == "service":
+            return [OutboundMessage(text=replies.NONE_FITS_SERVICE)]
         before = form.model_copy(deep=True)
         problem = self.report.fill(form, u)
         if problem:
+            form.misses += 1
             choices = []
             if form.asking == "place" and u.text:
                 choices = [
                     Choice(title=name, payload=payload("locate", name))
                     for name in self.report.city.suggest_streets(u.text, 3)
                 ]
-            return [OutboundMessage(text=problem, choices=choices)]
+            return self._maybe_person(form, [OutboundMessage(text=problem, choices=choices)])
+        if form.place_options:
+            first, second = (self.report.place_words(p) for p in form.place_options)
+            form.asking = "which_place"
+            return [
+                OutboundMessage(
+                    text=replies.WHICH_PLACE.format(first=first, second=second),
+                    choices=[
+                        Choice(title=p.address, payload=payload("pick_place", str(i)))
+                        for i, p in enumerate(form.place_options)
+                    ],
+                )
+            ]
+        asked = before.asking
         prompt = self.report.next_message(form, u.vector)
-        if form == before or (
+        unchanged = form == before or (
             form.confirming
             and before.confirming
             and form.model_dump(exclude={"asking", "confirming"})
             == before.model_dump(exclude={"asking", "confirming"})
-        ):
-            prompt = OutboundMessage(
-                text=f"Sorry, I didn't get that. {prompt.text}", choices=prompt.choices
-            )
-        return [prompt]
+        )
+        if not unchanged:
+            form.misses = 0
+            return [prompt]
+        if self.report.add_details(form, u):
+            return [OutboundMessage(text=replies.ADDED_DETAILS), prompt]
+        form.misses += 1
+        hint = self._hint(asked, before.confirming, prompt)
+        text = " ".join(t for t in (replies.SAY_AGAIN, prompt.text, hint) if t)
+        return self._maybe_person(form, [OutboundMessage(text=text, choices=prompt.choices)])
+
+    def _contact_correction(self, form: ReportForm, u: Understanding) -> Understanding:
+        """At the read-back, "actually just text me" changes how we keep in touch."""
+        matcher = self.interpreter.matcher
+        if matcher is None or not u.text:
+            return u
+        pick = matcher.pick(u.text, u.vector, self.report.contact_choices(form))
+        if pick is None or pick.how != "phrase" or pick.choice is None:
+            return u
+        chosen = parse_payload(pick.choice.payload)
+        if chosen is None or chosen[1] == (form.contact or "channel"):
+            return u
+        return replace(u, intent="contact", argument=chosen[1], picked=pick.how)
+
+    def _hint(self, asked: str | None, confirming: bool, prompt: OutboundMessage) -> str:
+        """What the bot can take, when it could not use an answer."""
+        if confirming:
+            return replies.CONFIRM_HINT
+        if prompt.choices:
+            titles = [f"'{c.title}'" for c in prompt.choices]
+            options = ", ".join(titles[:-1]) + f" or {titles[-1]}" if len(titles) > 1 else titles[0]
+            return replies.YOU_CAN_SAY.format(options=options)
+        return replies.CHOICE_HINTS.get(asked or "", "")
+
+    @staticmethod
+    def _maybe_person(form: ReportForm, messages: list[OutboundMessage]) -> list[OutboundMessage]:
+        """After two misses in a row, a person is offered beside the question."""
+        if form.misses < MISSES_BEFORE_PERSON:
+            return messages
+        return [*messages[:-1], *with_person(messages[-1:], replies.OFFER_PERSON)]
 
     def _form_prompt(
         self, form: ReportForm, u: Understanding, problem: str | None
@@ -385,6 +559,9 @@ class Assistant:
         state.awaiting, state.pending_reference = None, None
         if not reference:
             own = service_requests.of_conversation(session, ctx.conversation)
+            named = u.entity("service_type")
+            if named and len(own) > 1:  # "any news on my street light report?"
+                own = [r for r in own if r.service_code == named.value] or own
             if len(own) == 1:
                 return [self._status_message(own[0])]
             if own:
@@ -392,7 +569,10 @@ class Assistant:
                     OutboundMessage(
                         text=replies.WHICH_REQUEST,
                         choices=[
-                            Choice(title=r.reference or "", payload=payload("request", r.reference))
+                            Choice(
+                                title=self._request_title(r),
+                                payload=payload("request", r.reference),
+                            )
                             for r in own
                         ],
                     )
@@ -414,6 +594,16 @@ class Assistant:
         state.awaiting, state.pending_reference = "status_phone", request.reference
         return [OutboundMessage(text=replies.STATUS_PRIVATE)]
 
+    def _request_title(self, request: ServiceRequest) -> str:
+        """ "Street light out, 12 Elm Street, 3 December": how a resident knows their report."""
+        service = self.catalogue.get(request.service_code)
+        day = aware(request.created_at).astimezone(self.zone)
+        return replies.REQUEST_TITLE.format(
+            service=service.name if service else request.service_code,
+            place=(request.address or "no address").split(",")[0],
+            day=f"{day.day} {day:%B}",
+        )
+
     def _status_message(self, request: ServiceRequest) -> OutboundMessage:
         service = self.catalogue.get(request.service_code)
         reference = request.reference or ""
@@ -432,6 +622,8 @@ class Assistant:
     def _handoff(self, ctx: TurnContext, reason: str) -> list[OutboundMessage]:
         ctx.outcome = "handoff"
         ctx.state.form = None
+        if ctx.conversation.status == "handoff":
+            return [OutboundMessage(text=replies.ALREADY_WAITING, handoff=True)]
         ctx.conversation.status = "handoff"
         ctx.session.add(
             Handoff(
@@ -441,7 +633,46 @@ class Assistant:
                 reply_address=ctx.message.sender,  # where staff replies go (bot/staff/handoffs)
             )
         )
-        return [OutboundMessage(text=replies.HANDOFF, handoff=True)]
+        hours = self.office_hours
+        local = self._local(ctx)
+        if hours.is_open(local):
+            return [
+                OutboundMessage(text=replies.HANDOFF.format(hours=hours.describe()), handoff=True)
+            ]
+        words = {"when": hours.when(local), "hours": hours.describe()}
+        if ctx.message.channel == "voice":  # the phone line says how the caller hears back
+            return [
+                OutboundMessage(text=replies.HANDOFF_CLOSED_VOICE.format(**words), handoff=True)
+            ]
+        return [
+            OutboundMessage(
+                text=replies.HANDOFF_CLOSED.format(**words), handoff=True, choices=AFTER_HOURS
+            )
+        ]
+
+    def _after_hours_choice(self, ctx: TurnContext, choice: str) -> list[OutboundMessage]:
+        when = self._staff_when(ctx)
+        if choice == "leave_message":
+            ctx.state.awaiting = "staff_message"
+            return [OutboundMessage(text=replies.ASK_STAFF_MESSAGE.format(when=when))]
+        if ctx.message.channel in ("sms", "voice"):
+            self._note_on_handoff(ctx, "call back on this number")
+            return [OutboundMessage(text=replies.CALLBACK_NOTED_HERE.format(when=when))]
+        ctx.state.awaiting = "callback_phone"
+        return [OutboundMessage(text=replies.ASK_CALLBACK_PHONE)]
+
+    def _note_on_handoff(self, ctx: TurnContext, note: str) -> None:
+        """Tell staff, on the open handoff, how the resident wants to hear back."""
+        handoff = handoffs.open_handoff(ctx.session, ctx.conversation.id)
+        if handoff is not None:
+            handoff.reason = f"{handoff.reason}; {note}"[:200]
+
+    def _local(self, ctx: TurnContext) -> datetime:
+        return ctx.now.astimezone(self.zone).replace(tzinfo=None)
+
+    def _staff_when(self, ctx: TurnContext) -> str:
+        local = self._local(ctx)
+        return "soon" if self.office_hours.is_open(local) else self.office_hours.when(local)
 
     def _language(self, ctx: TurnContext, u: Understanding) -> list[OutboundMessage]:
         named = u.argument or (e.value if (e := u.entity("language")) else None)
@@ -470,7 +701,43 @@ class Assistant:
         ctx.outcome = answer.outcome
         if answer.outcome == "unanswered":
             ctx.unanswered = u.text
+        if answer.article_id is not None:
+            return self._localised(ctx, answer.article_id, u) or answer.messages
         return answer.messages
+
+    def _article(self, ctx: TurnContext, article_id: int, u: Understanding) -> OutboundMessage:
+        localised = self._localised(ctx, article_id, u)
+        return localised[0] if localised else self.answerer.article_message(article_id)
+
+    def _localised(
+        self, ctx: TurnContext, article_id: int, u: Understanding
+    ) -> list[OutboundMessage] | None:
+        """An answer that differs by district, for the resident's street, or the question
+        where they live."""
+        if not self.answerer.varies_by_district(article_id):
+            return None
+        where = self._district_of(u)
+        if where is not None:
+            return [self._article_for(article_id, where)]
+        ctx.state.awaiting = f"district:{article_id}"
+        return [OutboundMessage(text=replies.ASK_DISTRICT)]
+
+    def _article_for(self, article_id: int, where: tuple[str, str | None]) -> OutboundMessage:
+        district, street = where
+        return self.answerer.district_message(article_id, district, street)
+
+    def _district_of(self, u: Understanding) -> tuple[str, str | None] | None:
+        """(district, street) from a street, a place or a district the message names."""
+        city = self.report.city
+        if u.location is not None and (found := city.nearest(u.location.lat, u.location.lon)):
+            return found[1].name, found[0].name
+        if (entity := u.entity("street")) and (street := city.find_street(entity.value)):
+            return street.district, street.name
+        if (entity := u.entity("place")) and (place := city.place(entity.value)):
+            return place.district, place.name
+        if entity := u.entity("district"):
+            return entity.value, None
+        return None
 
 
 # What a channel may attach to a report: a picture's public URL (an MMS), or a Telegram

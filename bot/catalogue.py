@@ -16,6 +16,7 @@ class ServiceField(BaseModel):
     prompt: str
     kind: Literal["choice", "text", "number"] = "text"
     choices: list[str] = Field(default_factory=list)
+    synonyms: dict[str, list[str]] = Field(default_factory=dict)  # choice -> residents' words
     required: bool = False
 
 

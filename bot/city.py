@@ -18,6 +18,8 @@ import yaml
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
+from bot.office_hours import OfficeHours
+
 DATA = Path(__file__).with_name("data") / "city.yml"
 SUFFIXES = {
     "st": "street",
@@ -208,8 +210,12 @@ class City:
         districts: list[District],
         streets: list[Street],
         places: list[Place],
+        office_hours: OfficeHours | None = None,
+        area_code: str | None = None,
     ) -> None:
         self.name = name
+        self.area_code = area_code  # of a local seven-digit phone number
+        self.office_hours = office_hours or OfficeHours.parse(None)
         self.bounds = _bounds(bounds)
         self.districts = districts
         self.streets = streets
@@ -259,6 +265,8 @@ class City:
                 )
                 for p in raw.get("places") or []
             ],
+            office_hours=OfficeHours.parse(raw.get("office_hours")),
+            area_code=str(raw["area_code"]) if raw.get("area_code") else None,
         )
 
     def find_street(self, text: str) -> Street | None:

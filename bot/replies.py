@@ -39,9 +39,31 @@ SESSION_RESUMED = "Welcome back."
 
 HANDOFF = (
     "I'm passing you to a member of staff. They will reply here as soon as they can, "
-    "during office hours Monday to Friday, 8:30 to 5."
+    "during office hours ({hours})."
 )
-HANDOFF_WAITING = "A member of staff has your message and will reply here soon."
+HANDOFF_CLOSED = (
+    "Our staff are not in right now: someone will answer {when} (office hours {hours}). "
+    "Would you like us to call you back, or to leave a message for them?"
+)
+HANDOFF_CLOSED_VOICE = (
+    "Our staff are not in right now: someone will answer {when} (office hours {hours})."
+)
+HANDOFF_WAITING = (
+    "A member of staff has your message and will reply here. Meanwhile you can ask me "
+    "anything, or say 'never mind' to stop waiting."
+)
+STILL_WAITING = "You are still waiting for a member of staff; say 'never mind' to stop waiting."
+ALREADY_WAITING = "You are already waiting for a member of staff. They will reply here."
+LEFT_QUEUE = "All right, you no longer wait for a member of staff. How can I help?"
+ASK_CALLBACK_PHONE = "What phone number should they call you on?"
+CALLBACK_NOTED = "Thank you. A member of staff will call you on {phone} {when}."
+CALLBACK_NOTED_HERE = "Thank you. A member of staff will call you back on this number {when}."
+ASK_STAFF_MESSAGE = "Please write your message now. Staff will read it {when}."
+STAFF_MESSAGE_NOTED = "Thank you, your message is with our staff. They will reply here {when}."
+APOLOGY = (
+    "I'm sorry this has been frustrating. I'll do my best to help, or I can pass you to a person."
+)
+OFFER_PERSON = "Would you like to talk to a person instead?"
 # Said by a channel when the database is down and no turn can run.
 UNAVAILABLE = "Sorry, we're having trouble on our side right now. Please try again in a minute."
 UNAVAILABLE_SPOKEN = (
@@ -71,6 +93,22 @@ FILED_SPOKEN = (
     "Thank you. Your report is filed. Your reference number is {spoken}. I repeat: {spoken}."
 )
 RESUME = "Now, back to your report."
+ADDED_DETAILS = "I've added that to the details of your report."
+WHICH_PLACE = "Is it {first} or {second}?"
+ASK_DROP = "Do you want to drop this report? Nothing has been sent yet."
+KEPT = "All right, let's carry on."
+SAY_AGAIN = "Sorry, I didn't get that."
+YOU_CAN_SAY = "You can say {options}, or the number."
+CHOICE_HINTS = {
+    "place": "For example '14 Castle Street', 'Elm Street by the school' or 'Central Library'.",
+    "description": "For example 'a hole about a foot wide in the middle of the lane'.",
+    "phone": "For example '206 555 0142'.",
+}
+CONFIRM_HINT = "Please say yes to send it, or no to change something."
+NONE_FITS_SERVICE = (
+    "Then please tell me in a few words what the problem is, for example "
+    "'a broken bench in the park', or say 'person' to talk to a member of staff."
+)
 
 ASK_REFERENCE = "Please tell me your reference number. It looks like REQ-2026-000123."
 REFERENCE_NOT_FOUND = "I couldn't find a report with the number {reference}. Please check it."
@@ -81,6 +119,9 @@ STATUS_PRIVATE = (
 STATUS_PHONE_MISMATCH = "Sorry, that phone number does not match that report."
 STATUS = "Report {reference} ({service}) is {status}. It was last updated on {updated}."
 WHICH_REQUEST = "Which report do you mean?"
+REQUEST_TITLE = "{service}, {place}, {day}"
+ASK_DISTRICT = "It depends on where you live. Which street or district are you in?"
+FOR_DISTRICT = "For {where}: {answer}"
 
 STATUS_WORDS = {
     "submitted": "received and waiting to be looked at",

@@ -6,21 +6,25 @@ import hashlib
 import json
 import logging
 import os
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from bot.actions.answer import Answerer
 from bot.assistant import Assistant
 from bot.catalogue import DATA, Catalogue
 from bot.city import City
+from bot.dialogue.choosing import ChoiceMatcher, Lexicon
 from bot.dialogue.report import ReportPolicy
 from bot.dialogue.understanding import Interpreter
 from bot.identity import Hasher, load_or_create_secret
 from bot.nlu import build_engine
 from bot.nlu.engine import NLUEngine
 from bot.nlu.entities import EntityExtractor
+from bot.nlu.spelling import SpellCorrector, words
 from bot.nlu.training_data import TrainingData, load_training_data, nlu_files
 from bot.settings import Settings
 from bot.storage.db import Database
@@ -86,6 +90,26 @@ def prepare_nlu(
     return engine
 
 
+def domain_vocabulary(
+    data: TrainingData,
+    knowledge: KnowledgeService,
+    city: City,
+    catalogue: Catalogue,
+    lexicon: Lexicon,
+) -> Counter[str]:
+    """The words this deployment talks about, for spelling correction."""
+    texts: list[str] = [e.text for e in data.examples]
+    for article in knowledge.published():
+        texts += [article.title, article.short_answer, article.answer, *article.questions]
+    for item in [*city.streets, *city.places]:
+        texts += item.names
+    texts += [d.name for d in city.districts]
+    for service in catalogue.services:
+        texts += [service.name, service.description, *service.keywords]
+    texts += [p for phrases in lexicon.phrases.values() for p in phrases]
+    return words(texts)
+
+
 def build_runtime(settings: Settings, *, clock: Callable[[], datetime] | None = None) -> Runtime:
     """Everything the server needs; on an empty data dir it seeds the demo and trains first."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -96,6 +120,7 @@ def build_runtime(settings: Settings, *, clock: Callable[[], datetime] | None = 
     catalogue = Catalogue.load()
     data = load_training_data(*training_files(settings))
     clock = clock or (lambda: datetime.now(UTC))
+    zone = ZoneInfo(settings.timezone)
     extractor = EntityExtractor(data, city, catalogue.codes, timezone=settings.timezone, now=clock)
     # Instances started together on one database take turns: one migrates, seeds and trains,
     # the others find it done.
@@ -113,10 +138,16 @@ def build_runtime(settings: Settings, *, clock: Callable[[], datetime] | None = 
             settings.data_dir,
         )
     )
+    lexicon = Lexicon.build(catalogue)
     assistant = Assistant(
         db=db,
-        interpreter=Interpreter(nlu, embedder),
-        answerer=Answerer(search, knowledge),
+        interpreter=Interpreter(
+            nlu,
+            embedder,
+            ChoiceMatcher(lexicon, embedder.encode),
+            SpellCorrector(domain_vocabulary(data, knowledge, city, catalogue, lexicon)),
+        ),
+        answerer=Answerer(search, knowledge, districts=tuple(d.name for d in city.districts)),
         report=ReportPolicy(catalogue, city, embedder),
         catalogue=catalogue,
         hasher=hasher,
@@ -124,6 +155,8 @@ def build_runtime(settings: Settings, *, clock: Callable[[], datetime] | None = 
         max_text_chars=settings.max_text_chars,
         languages=(settings.default_language,),
         clock=clock,
+        office_hours=city.office_hours,
+        zone=zone,
     )
     return Runtime(
         settings, db, embedder, knowledge, search, nlu, city, catalogue, hasher, assistant

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from bot import replies
@@ -31,6 +32,19 @@ class AnswerThresholds:
 class Answer:
     messages: list[OutboundMessage]
     outcome: str  # answered | suggested | unanswered
+    article_id: int | None = None  # the article answered with
+
+
+_SENTENCE = re.compile(r"(?<=[.!?])\s+")
+DISTRICT_DEPENDENT = 3  # districts an answer names before it differs by district
+
+
+def _segments(text: str) -> list[str]:
+    """Sentences, and the items of a sentence that lists places with semicolons."""
+    parts: list[str] = []
+    for sentence in _SENTENCE.split(text.strip()):
+        parts += [p.strip() for p in sentence.split(";")] if ";" in sentence else [sentence]
+    return [p for p in parts if p]
 
 
 class Answerer:
@@ -39,10 +53,12 @@ class Answerer:
         search: KnowledgeSearch,
         service: KnowledgeService,
         thresholds: AnswerThresholds | None = None,
+        districts: tuple[str, ...] = (),
     ) -> None:
         self.search = search
         self.service = service
         self.thresholds = thresholds or AnswerThresholds()
+        self.districts = districts
 
     def hits(self, u: Understanding, language: str) -> list[Hit]:
         if not u.text:
@@ -59,7 +75,7 @@ class Answerer:
             and top.score >= t.answer
             and (len(hits) == 1 or top.score - hits[1].score >= t.margin)
         ):
-            return Answer([self.article_message(top.article_id)], "answered")
+            return Answer([self.article_message(top.article_id)], "answered", top.article_id)
         close = [h for h in hits if h.score >= t.suggest][: t.max_choices]
         if close:
             choices = [
@@ -85,6 +101,38 @@ class Answerer:
     def record_unanswered(self, text: str, language: str, channel: str) -> None:
         """For staff to turn into articles; called after the turn commits (one SQLite writer)."""
         self.service.record_unanswered(text, language, channel)
+
+    def _named(self, text: str) -> list[str]:
+        return [d for d in self.districts if re.search(rf"\b{re.escape(d)}\b", text)]
+
+    def varies_by_district(self, article_id: int) -> bool:
+        """An answer that lists several districts (bin days, branch libraries) differs by
+        where the resident lives."""
+        article = self.service.get(article_id)
+        return article is not None and len(self._named(article.answer)) >= DISTRICT_DEPENDENT
+
+    def district_message(
+        self, article_id: int, district: str, street: str | None
+    ) -> OutboundMessage:
+        """The article for one district: what it says of that district, and what it says
+        of everyone (the short answer's sentences that name no district)."""
+        article = self.service.get(article_id)
+        if article is None:
+            return OutboundMessage(text=replies.NOT_UNDERSTOOD)
+        short = _segments(article.short_answer)
+        own = [p for p in short if district in self._named(p)] or [
+            p for p in _segments(article.answer) if district in self._named(p)
+        ]
+        general = [p for p in short if not self._named(p)]
+        body = " ".join(p if p.endswith((".", "!", "?")) else f"{p}." for p in own + general)
+        where = f"{street} ({district})" if street else district
+        text = replies.FOR_DISTRICT.format(where=where, answer=body)
+        return OutboundMessage(
+            text=text,
+            speech=text,
+            source=Source(title=article.title, url=article.source_url),
+            choices=[Choice(title="More details", payload=payload("details", str(article.id)))],
+        )
 
     def article_message(self, article_id: int, detailed: bool = False) -> OutboundMessage:
         article: ArticleView | None = self.service.get(article_id)

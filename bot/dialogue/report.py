@@ -16,6 +16,8 @@ from knowledge.embedder import Embedder
 
 SLOT_ENTITIES = ("service_type", "street", "place", "phone")
 MIN_DESCRIPTION_WORDS = 2
+MIN_PHONE_DIGITS = 3  # fewer digits in an answer to "what number?" is no attempt at one
+EXTRA_WORDS = 3  # content words beyond what was asked that are worth keeping as details
 SERVICE_CHOICES = 5
 # Cosine to a service's name and description, and lead over the runner-up, at which a report
 # names its type without a synonym: 94 of 95 right on the annotated report examples of nlu.yml.
@@ -80,6 +82,11 @@ CHANGEABLE = {
 }
 
 
+def mistyped(text: str) -> bool:
+    """An answer to "what number?" with digits in it was an attempt at one."""
+    return sum(ch.isdigit() for ch in text) >= MIN_PHONE_DIGITS
+
+
 def content_words(text: str, spans: list[tuple[int, int]]) -> list[str]:
     """The words of a message that are neither entities nor filler: what describes the problem."""
     kept = list(text)
@@ -106,19 +113,29 @@ class ReportPolicy:
             form.service_code = entity.value
         elif form.service_code is None and u.vector is not None and (first or asking == "service"):
             form.service_code = self.recognise_service(u.vector)
-        if u.intent == "locate" and u.argument:
+        if u.intent == "pick_place" and u.argument and form.place_options:
+            index = int(u.argument) if u.argument.isdigit() else 0
+            form.place = form.place_options[min(index, len(form.place_options) - 1)]
+            form.place_options = []
+        elif u.intent == "locate" and u.argument:
             problem = self._fill_place_from_text(form, u.argument)
-        elif u.location is not None:
-            problem = self._fill_place_from_pin(form, u.location)
-        elif u.has_any("street", "place"):
-            problem = self._fill_place_from_entities(form, u)
+        elif u.location is not None or u.has_any("street", "place"):
+            problem = self._fill_new_place(form, u, first=first)
         elif asking == "place" and u.text and not first:
             problem = self._fill_place_from_text(form, u.text)
+        if asking == "place" and form.place is not None and u.text and not first:
+            self._keep_extra(form, u)
         if u.intent == "contact" and u.argument in replies.CONTACT_CHOICES:
             form.contact = u.argument
         if (phone := u.entity("phone")) and (form.contact == "phone" or asking == "phone"):
             form.phone = phone.value
-        elif asking == "phone" and u.text and not first:
+        elif (
+            asking == "phone"
+            and u.text
+            and not first
+            and u.intent != "contact"
+            and mistyped(u.text)
+        ):
             problem = replies.PHONE_INVALID
         if u.intent == "field" and u.argument and "=" in u.argument:
             name, _, value = u.argument.partition("=")
@@ -129,18 +146,59 @@ class ReportPolicy:
             if len(content_words(u.text, [])) < MIN_DESCRIPTION_WORDS and len(u.text) < 12:
                 problem = replies.DESCRIPTION_TOO_SHORT
             else:
-                form.description = u.text
+                form.description = u.raw_text or u.text
         elif first and u.text and form.description is None:
             spans = [(e.start, e.end) for e in u.entities]
             if len(content_words(u.text, spans)) >= MIN_DESCRIPTION_WORDS:
-                form.description = u.text
+                form.description = u.raw_text or u.text
         return problem
+
+    def _fill_new_place(self, form: ReportForm, u: Understanding, *, first: bool) -> str | None:
+        """A place named while the form was asking something else: if it differs from the
+        one already given, ask which is right instead of replacing it (a correction at the
+        read-back replaces it)."""
+        before = form.place
+        if u.location is not None:
+            problem = self._fill_place_from_pin(form, u.location)
+        else:
+            problem = self._fill_place_from_entities(form, u)
+        new = form.place
+        settled = first or before is None or form.confirming or form.asking == "place"
+        if not settled and new is not None and new.address != before.address:
+            form.place = before
+            form.place_options = [before, new]
+        return problem
+
+    def _keep_extra(self, form: ReportForm, u: Understanding) -> None:
+        """An address with a sentence around it: the sentence goes into the details."""
+        spans = [(e.start, e.end) for e in u.entities]
+        if len(content_words(u.text or "", spans)) >= EXTRA_WORDS and not form.description:
+            form.description = u.raw_text or u.text
+
+    def add_details(self, form: ReportForm, u: Understanding) -> bool:
+        """Details given when the form asked something else go into the description."""
+        text = u.raw_text or u.text
+        if not text or text.rstrip().endswith("?") or u.picked:
+            return False
+        about_problem = u.intent in ("report_problem", "service") or u.has_any("service_type")
+        if not about_problem or len(content_words(u.text or "", [])) < EXTRA_WORDS:
+            return False
+        form.description = f"{form.description}; {text}" if form.description else text
+        return True
+
+    @staticmethod
+    def place_words(place: PlaceSlot) -> str:
+        """ "on Castle Street", "at the market": as the resident named it."""
+        if place.street:
+            return f"on {place.street}"
+        return f"at {place.said or place.address.split(',')[0]}"
 
     def _fill_place_from_entities(self, form: ReportForm, u: Understanding) -> str | None:
         if place_entity := u.entity("place"):
             place = next((p for p in self.city.places if p.name == place_entity.value), None)
             if place:
                 form.place = PlaceSlot(
+                    said=place_entity.text,
                     address=f"{place.name}, {place.address}",
                     street=None,
                     district=place.district,
@@ -222,16 +280,14 @@ class ReportPolicy:
             return OutboundMessage(text=replies.ASK_DESCRIPTION)
         if form.contact is None:
             form.asking = "contact"
-            return OutboundMessage(
-                text=replies.ASK_CONTACT,
-                choices=[
-                    Choice(title=t, payload=payload("contact", k))
-                    for k, t in replies.contact_choices(form.channel).items()
-                ],
-            )
+            return OutboundMessage(text=replies.ASK_CONTACT, choices=self.contact_choices(form))
         if form.contact == "phone" and not form.phone:
             form.asking = "phone"
-            return OutboundMessage(text=replies.ASK_PHONE)
+            return OutboundMessage(
+                text=replies.ASK_PHONE,
+                # "just text me" changes the answer instead of failing it
+                choices=[c for c in self.contact_choices(form) if c.payload != "/contact:phone"],
+            )
         form.asking = None
         form.confirming = True
         return OutboundMessage(
@@ -241,6 +297,13 @@ class ReportPolicy:
                 Choice(title="No", payload=payload("deny")),
             ],
         )
+
+    @staticmethod
+    def contact_choices(form: ReportForm) -> list[Choice]:
+        return [
+            Choice(title=t, payload=payload("contact", k))
+            for k, t in replies.contact_choices(form.channel).items()
+        ]
 
     def what_to_change(self) -> OutboundMessage:
         return OutboundMessage(

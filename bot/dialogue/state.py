@@ -13,6 +13,7 @@ class PlaceSlot(BaseModel):
     district: str | None = None
     lat: float | None = None
     lon: float | None = None
+    said: str | None = None  # how the resident named a place ("the market")
 
 
 class ReportForm(BaseModel):
@@ -27,14 +28,18 @@ class ReportForm(BaseModel):
     fields: dict[str, str] = Field(default_factory=dict)
     asking: str | None = None  # the slot the last bot message asked for
     confirming: bool = False
+    place_options: list[PlaceSlot] = Field(default_factory=list)  # two places named: which?
+    misses: int = 0  # answers in a row that the form could not use
 
 
 class DialogueState(BaseModel):
     form: ReportForm | None = None
     last_messages: list[OutboundMessage] = Field(default_factory=list)
     choices: list[Choice] = Field(default_factory=list)
-    awaiting: str | None = None  # status_phone | language
+    # status_phone | language | drop | callback_phone | staff_message | district:<article id>
+    awaiting: str | None = None
     # What the resident sent beside their words (a photo's reference, an MMS picture's URL),
     # by field name: it goes with the next report they file.
     attachments: dict[str, str] = Field(default_factory=dict)
     pending_reference: str | None = None
+    last_digest: str | None = None  # of the resident's last message: is this one a repeat?

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -10,6 +11,10 @@ from bot.contract import Choice, InboundMessage, Location
 from bot.nlu.engine import NLUEngine, ParseResult
 from bot.nlu.entities import Entity
 from knowledge.embedder import Embedder
+
+if TYPE_CHECKING:
+    from bot.dialogue.choosing import ChoiceMatcher
+    from bot.nlu.spelling import SpellCorrector
 
 PAYLOAD_PREFIX = "/"
 DTMF_INTENTS = {"0": "talk_to_human", "*": "repeat"}
@@ -19,12 +24,14 @@ DTMF_INTENTS = {"0": "talk_to_human", "*": "repeat"}
 class Understanding:
     intent: str | None
     confidence: float
-    text: str | None = None
+    text: str | None = None  # as understood: spelling corrected against our vocabulary
+    raw_text: str | None = None  # as the resident wrote it, for what we keep (details)
     entities: list[Entity] = field(default_factory=list)
     argument: str | None = None  # of a chosen payload: "pothole" in "/service:pothole"
     vector: np.ndarray | None = None
     location: Location | None = None
     ranking: list[tuple[str, float]] = field(default_factory=list)
+    picked: str | None = None  # how free text picked an offered choice (bot.dialogue.choosing)
 
     def entity(self, name: str) -> Entity | None:
         return next((e for e in self.entities if e.entity == name), None)
@@ -58,9 +65,17 @@ def _chosen(text: str, choices: list[Choice]) -> Choice | None:
 class Interpreter:
     """Embeds each text once per turn; the vector serves intent and retrieval alike."""
 
-    def __init__(self, nlu: NLUEngine, embedder: Embedder) -> None:
+    def __init__(
+        self,
+        nlu: NLUEngine,
+        embedder: Embedder,
+        matcher: ChoiceMatcher | None = None,
+        speller: SpellCorrector | None = None,
+    ) -> None:
         self.nlu = nlu
         self.embedder = embedder
+        self.matcher = matcher
+        self.speller = speller
 
     def prepare(self, message: InboundMessage) -> Understanding | None:
         """The NLU parse of free text, done before the turn's transaction: it needs no state
@@ -94,15 +109,35 @@ class Interpreter:
             return self._from_payload(picked.payload, message)
         if parse_payload(text):
             return self._from_payload(text, message)
-        return prepared or self.parse(text, message.location)
+        return self._answering(prepared or self.parse(text, message.location), choices)
+
+    def _answering(self, parsed: Understanding, choices: list[Choice]) -> Understanding:
+        """Free text that answers the question asked picks its choice, whatever the global
+        intent; the words still carry their entities (a phone number, a street)."""
+        if self.matcher is None or not choices or not parsed.text:
+            return parsed
+        pick = self.matcher.pick(parsed.text, parsed.vector, choices)
+        if pick is None:
+            return parsed
+        if pick.choice is None:
+            return replace(parsed, intent="none_of_these", confidence=1.0, picked=pick.how)
+        chosen = parse_payload(pick.choice.payload)
+        if chosen is None:
+            return parsed
+        intent, argument = chosen
+        return replace(parsed, intent=intent, confidence=1.0, argument=argument, picked=pick.how)
 
     def parse(self, text: str, location: Location | None = None) -> Understanding:
+        raw = text
+        if self.speller is not None:
+            text = self.speller.correct(text)
         embedded = self.embedder.features_one(text)
         result: ParseResult = self.nlu.parse(text, embedded)
         return Understanding(
             intent=result.intent,
             confidence=result.confidence,
             text=text,
+            raw_text=raw,
             entities=list(result.entities),
             vector=embedded[: self.embedder.dim],  # the sentence vector, for retrieval
             location=location,

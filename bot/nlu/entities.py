@@ -88,6 +88,8 @@ _DIGIT_WORD_RUN = re.compile(
 )
 _HAS_DIGIT_WORD = re.compile(r"\b(?:zero|one|two|three|four|five|six|seven|eight|nine)\b", re.I)
 _MANY_DIGITS = re.compile(r"(?:\d\D{0,3}){7}")
+_LOCAL_NUMBER = re.compile(r"(?<![\d-])(\d{3})[\s.-]?(\d{4})(?![\d-])")
+LOCAL_NUMBER_CONTEXT = 12  # characters beside a local number when it is sent on its own
 _PHONE_CONTEXT = re.compile(r"\b(?:phone|call|cell|mobile|tel|text me|ring|contact)\b", re.I)
 _REF_PREFIX = (
     r"(?:\bR\W{0,2}E\W{0,2}Q(?=\W|\d|$)|\breference(?:\s+(?:number|no\.?|#))?"
@@ -418,8 +420,7 @@ class EntityExtractor:
                         found.append(_mapped("reference", value, text, offsets, m.start(), m.end()))
         return found
 
-    @staticmethod
-    def _phones(text: str, found: list[Entity]) -> list[Entity]:
+    def _phones(self, text: str, found: list[Entity]) -> list[Entity]:
         import phonenumbers
 
         phones: list[Entity] = []
@@ -429,6 +430,24 @@ class EntityExtractor:
                     match.number, phonenumbers.PhoneNumberFormat.E164
                 )
                 phones.append(_mapped("phone", value, text, offsets, match.start, match.end))
+            if not phones and self.city.area_code:
+                phones += self._local_phones(text, view, offsets)
+        return phones
+
+    def _local_phones(self, text: str, view: str, offsets: list[int] | None) -> list[Entity]:
+        """ "call me on 555 0142": a seven-digit number said with a phone word, or alone, is
+        local, in the city's area code."""
+        import phonenumbers
+
+        alone = len(_LOCAL_NUMBER.sub("", view).strip(" .,!-")) <= LOCAL_NUMBER_CONTEXT
+        if not (_PHONE_CONTEXT.search(view) or alone):
+            return []
+        phones = []
+        for m in _LOCAL_NUMBER.finditer(view):
+            number = phonenumbers.parse(f"{self.city.area_code}{m.group(1)}{m.group(2)}", "US")
+            if phonenumbers.is_valid_number(number):
+                value = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+                phones.append(_mapped("phone", value, text, offsets, m.start(), m.end()))
         return phones
 
     # ---- dates and times ---------------------------------------------------------------------

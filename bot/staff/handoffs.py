@@ -18,6 +18,7 @@ from bot.staff.accounts import first_name
 from bot.storage.models import Conversation, Handoff, Notice, Turn, utcnow
 
 MAX_REPLY_CHARS = 2000
+OPEN = ("waiting", "taken")
 HANDED_BACK = (
     "The member of staff has finished. You are talking to the city's assistant again: "
     "ask a question or report a problem at any time."
@@ -154,3 +155,25 @@ def hand_back(session: Session, handoff_id: int, actor: str, now: datetime | Non
     handoff.reply_address = None
     session.flush()
     return notice
+
+
+def open_handoff(session: Session, conversation_id: int) -> Handoff | None:
+    """The conversation's handoff still waiting for, or being worked by, staff."""
+    return session.scalar(
+        select(Handoff)
+        .where(Handoff.conversation_id == conversation_id, Handoff.status.in_(OPEN))
+        .order_by(Handoff.id.desc())
+        .limit(1)
+    )
+
+
+def withdraw(session: Session, conversation: Conversation, now: datetime) -> None:
+    """The resident no longer waits ("never mind"): the bot takes the conversation back."""
+    conversation.status = "bot"
+    for handoff in session.scalars(
+        select(Handoff).where(Handoff.conversation_id == conversation.id, Handoff.status.in_(OPEN))
+    ):
+        handoff.status = "closed"
+        handoff.closed_at = now
+        handoff.reason = f"{handoff.reason}; withdrawn by the resident"[:200]
+        handoff.reply_address = None

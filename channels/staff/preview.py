@@ -64,7 +64,10 @@ def dry_run_assistant(runtime: Runtime) -> Assistant:
         db=RolledBack(runtime.db),  # type: ignore[arg-type]
         interpreter=real.interpreter,
         answerer=Answerer(
-            real.answerer.search, _NoRecording(runtime.knowledge), real.answerer.thresholds
+            real.answerer.search,
+            _NoRecording(runtime.knowledge),
+            real.answerer.thresholds,
+            real.answerer.districts,
         ),  # type: ignore[arg-type]
         report=real.report,
         catalogue=real.catalogue,
@@ -73,6 +76,8 @@ def dry_run_assistant(runtime: Runtime) -> Assistant:
         max_text_chars=real.max_text_chars,
         languages=real.languages,
         clock=real.clock,
+        office_hours=real.office_hours,
+        zone=real.zone,
     )
 
 

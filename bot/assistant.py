@@ -156,6 +156,21 @@ class Assistant:
         )
         return reply
 
+    def recent_turns(self, channel: str, sender: str, limit: int = 40) -> list[Turn]:
+        """The conversation so far, for a web chat page reloaded mid-conversation."""
+        sender_key = self.hasher(f"{channel}:{sender}")
+        with self.db.sessions() as session:
+            conversation = session.scalar(
+                select(Conversation).where(
+                    Conversation.channel == channel, Conversation.sender_key == sender_key
+                )
+            )
+            if conversation is None:
+                return []
+            turns = handoffs.transcript(session, conversation.id, limit)
+            session.expunge_all()
+            return turns
+
     @contextmanager
     def _sender_lock(self, sender_key: str) -> Iterator[None]:
         """Turns of one sender never interleave here; a row lock orders them across processes."""

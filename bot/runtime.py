@@ -7,7 +7,7 @@ import json
 import logging
 import os
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -30,6 +30,7 @@ from bot.settings import Settings
 from bot.storage.db import Database
 from knowledge.demo import seed_demo
 from knowledge.embedder import Embedder, load_embedder
+from knowledge.schema import ArticleView
 from knowledge.search import KnowledgeSearch
 from knowledge.service import KnowledgeService
 
@@ -92,14 +93,14 @@ def prepare_nlu(
 
 def domain_vocabulary(
     data: TrainingData,
-    knowledge: KnowledgeService,
+    articles: Iterable[ArticleView],
     city: City,
     catalogue: Catalogue,
     lexicon: Lexicon,
 ) -> Counter[str]:
     """The words this deployment talks about, for spelling correction."""
     texts: list[str] = [e.text for e in data.examples]
-    for article in knowledge.published():
+    for article in articles:
         texts += [article.title, article.short_answer, article.answer, *article.questions]
     for item in [*city.streets, *city.places]:
         texts += item.names
@@ -145,7 +146,9 @@ def build_runtime(settings: Settings, *, clock: Callable[[], datetime] | None = 
             nlu,
             embedder,
             ChoiceMatcher(lexicon, embedder.encode),
-            SpellCorrector(domain_vocabulary(data, knowledge, city, catalogue, lexicon)),
+            SpellCorrector(
+                domain_vocabulary(data, knowledge.published(), city, catalogue, lexicon)
+            ),
         ),
         answerer=Answerer(search, knowledge, districts=tuple(d.name for d in city.districts)),
         report=ReportPolicy(catalogue, city, embedder),

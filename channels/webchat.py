@@ -13,11 +13,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from datetime import datetime
+
 from fastapi import APIRouter, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.templating import Jinja2Templates
+from pydantic import BaseModel
 
 from bot import replies
+from channels.deps import RuntimeDep
+from channels.outbound import WEB_CHANNELS, NoticeFetch
 
 router = APIRouter(tags=["web chat"])
 
@@ -41,6 +47,14 @@ PAGE_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Permissions-Policy": "microphone=(self)",
 }
+WHO = {"in": "you", "bot": "bot", "staff": "staff"}
+TRANSCRIPT_TURNS = 40
+
+
+class TranscriptTurn(BaseModel):
+    who: str  # you | bot | staff
+    text: str
+    created_at: datetime
 
 
 @router.get("/chat", response_class=HTMLResponse, include_in_schema=False)
@@ -72,3 +86,21 @@ def favicon(request: Request) -> FileResponse:
     name = request.url.path.lstrip("/")
     headers = {"X-Content-Type-Options": "nosniff", "Cache-Control": "public, max-age=86400"}
     return FileResponse(STATIC / name, media_type=ICONS[name], headers=headers)
+
+
+@router.post("/api/v1/transcript", response_model=list[TranscriptTurn])
+async def transcript(body: NoticeFetch, rt: RuntimeDep) -> list[TranscriptTurn]:
+    """The conversation's recent turns, so that a reloaded chat page shows it again.
+
+    POST, like the notices: the sender id is a bearer secret and stays out of access logs.
+    """
+    if body.channel not in WEB_CHANNELS:
+        return []
+    turns = await run_in_threadpool(
+        rt.assistant.recent_turns, body.channel, body.sender, TRANSCRIPT_TURNS
+    )
+    return [
+        TranscriptTurn(who=WHO.get(t.direction, "bot"), text=t.text, created_at=t.created_at)
+        for t in turns
+        if t.text
+    ]

@@ -36,7 +36,9 @@ class Answer:
 
 
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
-DISTRICT_DEPENDENT = 3  # districts an answer names before it differs by district
+# An answer that names more than half the city's districts (bin days, branch libraries,
+# bus routes) differs by district; one naming a few (the flood-prone ones) does not.
+DISTRICT_SHARE = 0.5
 
 
 def _segments(text: str) -> list[str]:
@@ -109,7 +111,9 @@ class Answerer:
         """An answer that lists several districts (bin days, branch libraries) differs by
         where the resident lives."""
         article = self.service.get(article_id)
-        return article is not None and len(self._named(article.answer)) >= DISTRICT_DEPENDENT
+        if article is None or not self.districts:
+            return False
+        return len(self._named(article.answer)) > DISTRICT_SHARE * len(self.districts)
 
     def district_message(
         self, article_id: int, district: str, street: str | None
@@ -123,6 +127,8 @@ class Answerer:
         own = [p for p in short if district in self._named(p)] or [
             p for p in _segments(article.answer) if district in self._named(p)
         ]
+        if not own:  # the article says nothing of this district: the answer for everyone
+            return self.article_message(article_id)
         general = [p for p in short if not self._named(p)]
         body = " ".join(p if p.endswith((".", "!", "?")) else f"{p}." for p in own + general)
         where = f"{street} ({district})" if street else district

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
@@ -17,6 +18,14 @@ if TYPE_CHECKING:
     from bot.nlu.spelling import SpellCorrector
 
 PAYLOAD_PREFIX = "/"
+# A lone shared word or a likeness of meaning does not turn a new question into an answer
+# ("where can I pay my water bill?" offered the request types is not "Water leak").
+WEAK_PICKS = ("word", "meaning")
+QUESTION_CONFIDENCE = 0.6
+_QUESTION_START = re.compile(
+    r"^\s*(?:what|where|when|how|why|who|whom|whose|can|could|do|does|is|are|will|should)\b",
+    re.IGNORECASE,
+)
 DTMF_INTENTS = {"0": "talk_to_human", "*": "repeat"}
 
 
@@ -38,6 +47,12 @@ class Understanding:
 
     def has_any(self, *names: str) -> bool:
         return any(e.entity in names for e in self.entities)
+
+
+def is_question(u: Understanding) -> bool:
+    text = u.raw_text or u.text or ""
+    asked = text.rstrip().endswith("?") or bool(_QUESTION_START.match(text))
+    return asked and u.intent == "ask_question" and u.confidence >= QUESTION_CONFIDENCE
 
 
 def payload(intent: str, argument: str | None = None) -> str:
@@ -117,7 +132,7 @@ class Interpreter:
         if self.matcher is None or not choices or not parsed.text:
             return parsed
         pick = self.matcher.pick(parsed.text, parsed.vector, choices)
-        if pick is None:
+        if pick is None or (pick.how in WEAK_PICKS and is_question(parsed)):
             return parsed
         if pick.choice is None:
             return replace(parsed, intent="none_of_these", confidence=1.0, picked=pick.how)

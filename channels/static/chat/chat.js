@@ -4,6 +4,7 @@
 
   const MESSAGES = "/api/v1/messages";
   const NOTICES = "/api/v1/notices";
+  const TRANSCRIPT = "/api/v1/transcript";
   const NOTICE_EVERY_MS = 60000;
 
   const store = {
@@ -321,6 +322,20 @@
       }
     } catch (_) { /* offline: try again later */ }
   }
-  fetchNotices();
+  // -- a reloaded page shows the conversation so far ----------------------------------
+  async function restoreTranscript() {
+    try {
+      const response = await fetch(TRANSCRIPT, {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ channel: "web", sender }),
+      });
+      if (!response.ok) return;
+      for (const turn of await response.json()) {
+        say(turn.who === "you" ? "you" : "bot", turn.text, { notice: turn.who === "staff" });
+      }
+    } catch (_) { /* offline: start afresh */ }
+  }
+  restoreTranscript().then(fetchNotices);
   window.setInterval(() => { if (!document.hidden) fetchNotices(); }, NOTICE_EVERY_MS);
 })();

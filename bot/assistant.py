@@ -22,9 +22,15 @@ from bot.actions.answer import Answerer
 from bot.catalogue import Catalogue
 from bot.contract import Choice, EntityOut, InboundMessage, OutboundMessage, Reply
 from bot.dialogue import mood
-from bot.dialogue.report import SLOT_ENTITIES, ReportPolicy
+from bot.dialogue.report import SLOT_ENTITIES, ReportPolicy, nothing_more
 from bot.dialogue.state import DialogueState, ReportForm
-from bot.dialogue.understanding import Interpreter, Understanding, parse_payload, payload
+from bot.dialogue.understanding import (
+    QUESTION_START,
+    Interpreter,
+    Understanding,
+    parse_payload,
+    payload,
+)
 from bot.identity import Hasher
 from bot.nlu.language import language_code
 from bot.office_hours import OfficeHours
@@ -59,6 +65,7 @@ SERVED_WHILE_WAITING = frozenset(
      "details", "share_location", "help", "repeat", "slower", "change_language", "language"]
 )  # fmt: skip
 MISSES_BEFORE_PERSON = 2
+SHORT_FAREWELL = 4  # words: a longer message with a goodbye in it is more likely an answer
 _CANCEL_WORDS = re.compile(r"\b(?:cancel|delete|drop|scrap|withdraw|abort)\b", re.IGNORECASE)
 
 
@@ -275,6 +282,8 @@ class Assistant:
             ctx.outcome = "not_understood"
             text = replies.AUDIO_ONLY if ctx.message.audio else replies.NOT_UNDERSTOOD
             return [OutboundMessage(text=text, choices=MENU)]
+        if where := self._district_of(u):  # for answers that differ by district, later on
+            state.where = [where[0], where[1] or ""]
         is_upset = u.picked is None and mood.upset(u.raw_text or u.text, state.last_digest)
         if u.text:
             state.last_digest = mood.digest(u.raw_text or u.text)
@@ -309,7 +318,7 @@ class Assistant:
         state.awaiting = None
         if form is not None:
             return self._continue_form(ctx, u, form)
-        if u.intent in ("report_problem", "service", "share_location"):
+        if u.intent in ("report_problem", "service", "share_location") or self._telling(u):
             state.form = ReportForm(channel=ctx.message.channel)
             problem = self.report.fill(state.form, u, first=True)
             ctx.outcome = "form"
@@ -324,6 +333,16 @@ class Assistant:
         if u.intent in ("affirm", "deny", "none_of_these"):
             return [OutboundMessage(text=replies.NOT_UNDERSTOOD, choices=MENU)]
         return self._answer(ctx, u)
+
+    def _telling(self, u: Understanding) -> bool:
+        """ "they didn't empty my bin this morning": not a question but a problem told, which
+        the classifier found nearly as likely a report as a question."""
+        ranked = [intent for intent, _ in u.ranking[:2]]
+        if u.intent != "ask_question" or "report_problem" not in ranked or u.vector is None:
+            return False
+        if (u.text or "").rstrip().endswith("?") or QUESTION_START.match(u.text or ""):
+            return False
+        return u.has_any("service_type") or self.report.recognise_service(u.vector) is not None
 
     def _awaited(self, ctx: TurnContext, u: Understanding) -> list[OutboundMessage] | None:
         """The answer to a yes/no or follow-up question outside the form's own slots."""
@@ -447,6 +466,13 @@ class Assistant:
             if u.intent == "check_status":
                 return self._resume(self._status(ctx, u, None), ctx, u)
             return self._resume(self._answer(ctx, u), ctx, u)
+        farewell = (
+            u.intent in ("cancel", "goodbye") and len((u.text or "").split()) <= SHORT_FAREWELL
+        )
+        if farewell and not (form.asking == "description" and nothing_more(u)):
+            state = ctx.state  # "thanks bye", "forget it": ask before losing the report
+            state.awaiting = "drop"
+            return [OutboundMessage(text=replies.ASK_DROP, choices=DROP_CHOICES)]
         if u.intent == "none_of_these" and form.asking == "service":
             return [OutboundMessage(text=replies.NONE_FITS_SERVICE)]
         before = form.model_copy(deep=True)
@@ -718,6 +744,18 @@ class Assistant:
             ctx.unanswered = u.text
         if answer.article_id is not None:
             return self._localised(ctx, answer.article_id, u) or answer.messages
+        if answer.outcome == "suggested" and self._district_of(u):
+            # "when is rubbish collected in Southport": of the close candidates, the one
+            # that differs by district is the one a district was given for
+            varying = [
+                int(c.payload.partition(":")[2])
+                for c in answer.messages[0].choices
+                if c.payload.startswith(payload("article"))
+                and self.answerer.varies_by_district(int(c.payload.partition(":")[2]))
+            ]
+            if len(varying) == 1:
+                ctx.outcome = "answered"
+                return self._localised(ctx, varying[0], u) or answer.messages
         return answer.messages
 
     def _article(self, ctx: TurnContext, article_id: int, u: Understanding) -> OutboundMessage:
@@ -731,7 +769,9 @@ class Assistant:
         where they live."""
         if not self.answerer.varies_by_district(article_id):
             return None
-        where = self._district_of(u)
+        where = self._district_of(u) or (
+            (ctx.state.where[0], ctx.state.where[1] or None) if ctx.state.where else None
+        )
         if where is not None:
             return [self._article_for(article_id, where)]
         ctx.state.awaiting = f"district:{article_id}"

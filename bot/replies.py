@@ -42,11 +42,13 @@ HANDOFF = (
     "during office hours ({hours})."
 )
 HANDOFF_CLOSED = (
-    "Our staff are not in right now: someone will answer {when} (office hours {hours}). "
-    "Would you like us to call you back, or to leave a message for them?"
+    "I've passed your request to a member of staff, but our staff are not in right now: "
+    "someone will answer {when} (office hours {hours}). Would you like us to call you back, "
+    "or to leave a message for them?"
 )
 HANDOFF_CLOSED_VOICE = (
-    "Our staff are not in right now: someone will answer {when} (office hours {hours})."
+    "I've passed your call to a member of staff, but our staff are not in right now: "
+    "someone will answer {when} (office hours {hours})."
 )
 HANDOFF_WAITING = (
     "A member of staff has your message and will reply here. Meanwhile you can ask me "

@@ -122,7 +122,9 @@ def build_runtime(settings: Settings, *, clock: Callable[[], datetime] | None = 
     data = load_training_data(*training_files(settings))
     clock = clock or (lambda: datetime.now(UTC))
     zone = ZoneInfo(settings.timezone)
-    extractor = EntityExtractor(data, city, catalogue.codes, timezone=settings.timezone, now=clock)
+    extractor = EntityExtractor(  # the services' names and keywords name their type too
+        data, city, catalogue.services, timezone=settings.timezone, now=clock
+    )
     # Instances started together on one database take turns: one migrates, seeds and trains,
     # the others find it done.
     with db.exclusive("hotline:first-start"):

@@ -24,6 +24,11 @@ SERVICE_CHOICES = 5
 SERVICE_MATCH = 0.40
 SERVICE_MARGIN = 0.08
 _WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
+NOTHING_MORE = re.compile(
+    r"^\W*(?:nothing(?:\s+\w+){0,3}|not really|that'?s (?:it|all)|none|no more|"
+    r"no(?:pe)?(?:,? thanks?| thank you)?)\W*$",
+    re.IGNORECASE,
+)
 _FILLER = frozenset(
     [
         "i",
@@ -80,6 +85,11 @@ CHANGEABLE = {
     "description": "Details",
     "contact": "How we contact you",
 }
+
+
+def nothing_more(u: Understanding) -> bool:
+    """ "no thanks", "nothing to add": the resident has no more to say about the problem."""
+    return bool(NOTHING_MORE.search(u.raw_text or u.text or ""))
 
 
 def mistyped(text: str) -> bool:
@@ -142,7 +152,10 @@ class ReportPolicy:
             form.fields[name] = value
         elif asking and asking.startswith("field:") and u.text and not first:
             problem = self._fill_field(form, asking.removeprefix("field:"), u.text)
-        if asking == "description" and u.text and not first:
+        if asking == "description" and u.text and not first and nothing_more(u):
+            service = self.catalogue.get(form.service_code)  # "no thanks": nothing to add
+            form.description = service.name if service else u.text
+        elif asking == "description" and u.text and not first:
             if len(content_words(u.text, [])) < MIN_DESCRIPTION_WORDS and len(u.text) < 12:
                 problem = replies.DESCRIPTION_TOO_SHORT
             else:

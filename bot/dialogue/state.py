@@ -42,4 +42,5 @@ class DialogueState(BaseModel):
     # by field name: it goes with the next report they file.
     attachments: dict[str, str] = Field(default_factory=dict)
     pending_reference: str | None = None
+    where: list[str] = Field(default_factory=list)  # [district, street] the resident named
     last_digest: str | None = None  # of the resident's last message: is this one a repeat?

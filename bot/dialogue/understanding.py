@@ -22,7 +22,10 @@ PAYLOAD_PREFIX = "/"
 # ("where can I pay my water bill?" offered the request types is not "Water leak").
 WEAK_PICKS = ("word", "meaning")
 QUESTION_CONFIDENCE = 0.6
-_QUESTION_START = re.compile(
+CONTROL_INTENTS = frozenset(
+    ["cancel", "goodbye", "thank", "greet", "help", "repeat", "slower", "talk_to_human"]
+)
+QUESTION_START = re.compile(
     r"^\s*(?:what|where|when|how|why|who|whom|whose|can|could|do|does|is|are|will|should)\b",
     re.IGNORECASE,
 )
@@ -51,8 +54,13 @@ class Understanding:
 
 def is_question(u: Understanding) -> bool:
     text = u.raw_text or u.text or ""
-    asked = text.rstrip().endswith("?") or bool(_QUESTION_START.match(text))
+    asked = text.rstrip().endswith("?") or bool(QUESTION_START.match(text))
     return asked and u.intent == "ask_question" and u.confidence >= QUESTION_CONFIDENCE
+
+
+def is_control(u: Understanding) -> bool:
+    """ "thanks bye" is a goodbye, not the likeness of "No, thanks" among the choices."""
+    return u.intent in CONTROL_INTENTS and u.confidence >= QUESTION_CONFIDENCE
 
 
 def payload(intent: str, argument: str | None = None) -> str:
@@ -132,7 +140,7 @@ class Interpreter:
         if self.matcher is None or not choices or not parsed.text:
             return parsed
         pick = self.matcher.pick(parsed.text, parsed.vector, choices)
-        if pick is None or (pick.how in WEAK_PICKS and is_question(parsed)):
+        if pick is None or (pick.how in WEAK_PICKS and (is_question(parsed) or is_control(parsed))):
             return parsed
         if pick.choice is None:
             return replace(parsed, intent="none_of_these", confidence=1.0, picked=pick.how)

@@ -25,6 +25,7 @@ from bot.dialogue import mood
 from bot.dialogue.report import SLOT_ENTITIES, ReportPolicy, nothing_more
 from bot.dialogue.state import DialogueState, ReportForm
 from bot.dialogue.understanding import (
+    QUESTION_CONFIDENCE,
     QUESTION_START,
     Interpreter,
     Understanding,
@@ -338,7 +339,9 @@ class Assistant:
         """ "they didn't empty my bin this morning": not a question but a problem told, which
         the classifier found nearly as likely a report as a question."""
         ranked = [intent for intent, _ in u.ranking[:2]]
-        if u.intent != "ask_question" or "report_problem" not in ranked or u.vector is None:
+        if u.intent != "ask_question" or u.confidence >= QUESTION_CONFIDENCE:
+            return False
+        if "report_problem" not in ranked or u.vector is None:
             return False
         if (u.text or "").rstrip().endswith("?") or QUESTION_START.match(u.text or ""):
             return False

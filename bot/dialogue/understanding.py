@@ -26,7 +26,8 @@ CONTROL_INTENTS = frozenset(
     ["cancel", "goodbye", "thank", "greet", "help", "repeat", "slower", "talk_to_human"]
 )
 QUESTION_START = re.compile(
-    r"^\s*(?:what|where|when|how|why|who|whom|whose|can|could|do|does|is|are|will|should)\b",
+    r"^\s*(?:what|where|when|which|how|why|who|whom|whose|can|could|do|does|is|are|will|"
+    r"should|would|may)(?:'s)?\b",
     re.IGNORECASE,
 )
 DTMF_INTENTS = {"0": "talk_to_human", "*": "repeat"}

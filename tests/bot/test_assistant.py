@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import select
@@ -12,7 +14,7 @@ from sqlalchemy import select
 from bot.assistant import InputTooLong
 from bot.contract import InboundMessage
 from bot.runtime import Runtime
-from bot.storage.models import Conversation, Turn
+from bot.storage.models import Conversation, Handoff, Turn
 
 
 def message(sender: str, text: str, **extra: object) -> InboundMessage:
@@ -94,3 +96,84 @@ def test_updates_are_offered_in_the_channel_s_own_terms(
 
     confirm = handle(InboundMessage(channel=channel, sender=sender, text="1"))
     assert summary in confirm.text
+
+
+def _fixed(moment: datetime) -> Callable[[], datetime]:
+    return lambda: moment
+
+
+SATURDAY_MORNING = datetime(2026, 12, 5, 18, 0, tzinfo=UTC)  # 10:00 in Port Alder
+THURSDAY_MORNING = datetime(2026, 12, 3, 18, 0, tzinfo=UTC)
+
+
+def test_a_person_outside_office_hours_says_when_and_offers_a_call_back(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(runtime.assistant, "clock", _fixed(SATURDAY_MORNING))
+    sender = uuid.uuid4().hex
+    reply = runtime.assistant.handle(message(sender, "can I talk to a real person"))
+    assert reply.handoff and "on Monday at 8:30 am" in reply.text
+    assert [c.title for c in reply.choices] == ["Call me back", "Leave a message"]
+    assert "phone number" in runtime.assistant.handle(message(sender, "ring me back")).text
+    noted = runtime.assistant.handle(message(sender, "it's 206 555 0142"))
+    assert "+12065550142" in noted.text and "Monday" in noted.text
+    key = runtime.hasher(f"test:{sender}")
+    with runtime.db.sessions() as session:
+        conversation = session.scalar(select(Conversation).where(Conversation.sender_key == key))
+        handoff = session.scalar(select(Handoff).where(Handoff.conversation_id == conversation.id))
+        assert handoff.status == "waiting" and "call back on +12065550142" in handoff.reason
+
+
+def test_a_message_for_staff_outside_office_hours(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(runtime.assistant, "clock", _fixed(SATURDAY_MORNING))
+    sender = uuid.uuid4().hex
+    runtime.assistant.handle(message(sender, "I need to speak to someone"))
+    asked = runtime.assistant.handle(message(sender, "I'll leave a message"))
+    assert "write your message" in asked.text
+    noted = runtime.assistant.handle(message(sender, "my neighbour's hedge blocks the path"))
+    assert "your message is with our staff" in noted.text and "Monday" in noted.text
+
+
+def test_a_person_in_office_hours_and_never_mind_withdraws_the_handoff(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(runtime.assistant, "clock", _fixed(THURSDAY_MORNING))
+    sender = uuid.uuid4().hex
+    reply = runtime.assistant.handle(message(sender, "talk to a person"))
+    assert reply.handoff and "as soon as they can" in reply.text and not reply.choices
+    back = runtime.assistant.handle(message(sender, "never mind"))
+    assert "no longer wait" in back.text
+    key = runtime.hasher(f"test:{sender}")
+    with runtime.db.sessions() as session:
+        conversation = session.scalar(select(Conversation).where(Conversation.sender_key == key))
+        handoff = session.scalar(select(Handoff).where(Handoff.conversation_id == conversation.id))
+        assert conversation.status == "bot"
+        assert (handoff.status, handoff.reply_address) == ("closed", None)
+        assert "withdrawn" in handoff.reason
+
+
+def test_own_reports_are_listed_by_type_place_and_date(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(runtime.assistant, "clock", _fixed(THURSDAY_MORNING))
+    sender = uuid.uuid4().hex
+    for text in [
+        "the street light outside 12 Elm Street is out",
+        "it's been dark for a week",
+        "text me",
+        "yes please",
+        "there's a pothole on Maple Drive",
+        "deep enough to lose a wheel in",
+        "text me",
+        "yes please",
+    ]:
+        reply = runtime.assistant.handle(message(sender, text))
+    assert reply.filed_reference
+    listed = runtime.assistant.handle(message(sender, "how are my reports getting on"))
+    titles = sorted(c.title for c in listed.choices)
+    assert titles == [
+        "Pothole, Maple Drive, 3 December",
+        "Street light out, 12 Elm Street, 3 December",
+    ]

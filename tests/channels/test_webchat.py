@@ -284,3 +284,34 @@ def test_widget_embeds_the_chat_with_one_script_tag(page: Page, server: str) -> 
         expect(launcher).to_have_attribute("aria-expanded", "false")
         expect(launcher).to_be_focused()
         assert serious(page) == []
+
+
+def test_transcript_is_the_sender_s_own_conversation(server: str) -> None:
+    sender = "web-transcript-owner"
+    httpx.post(
+        f"{server}/api/v1/messages",
+        json={"channel": "web", "sender": sender, "text": "when is the library open"},
+    ).raise_for_status()
+    turns = httpx.post(f"{server}/api/v1/transcript", json={"sender": sender}).json()
+    assert [t["who"] for t in turns] == ["you", "bot"]
+    assert turns[0]["text"] == "when is the library open" and turns[1]["text"]
+    stranger = httpx.post(f"{server}/api/v1/transcript", json={"sender": "web-someone-else"})
+    assert stranger.status_code == 200 and stranger.json() == []
+    other_channel = {"channel": "sms", "sender": sender}
+    assert httpx.post(f"{server}/api/v1/transcript", json=other_channel).json() == []
+    assert httpx.post(f"{server}/api/v1/transcript", json={"sender": "short"}).status_code == 422
+    assert httpx.post(f"{server}/api/v1/transcript", content=b"{not json").status_code == 422
+
+
+def test_the_conversation_survives_a_reload(page: Page, server: str) -> None:
+    page.goto(f"{server}/chat", wait_until="networkidle")
+    page.locator("#message").fill("there is a pothole outside 12 Elm Street")
+    page.keyboard.press("Enter")
+    expect(page.locator("#messages .message.bot").last).to_contain_text("describe")
+    page.reload(wait_until="networkidle")
+    expect(page.locator("#messages .message.you")).to_have_count(1)
+    expect(page.locator("#messages .message.you")).to_contain_text("pothole outside 12 Elm")
+    expect(page.locator("#messages .message.bot").last).to_contain_text("describe")
+    page.locator("#message").fill("a deep hole that burst my tyre")
+    page.keyboard.press("Enter")  # the form goes on where it was
+    expect(page.locator("#messages .message.bot").last).to_contain_text("tell you about progress")

@@ -136,7 +136,7 @@ def test_meaning_picks_when_no_word_does(runtime: Runtime) -> None:
         Choice(title="Library opening hours", payload="/article:1"),
         Choice(title="Parking permits for residents", payload="/article:2"),
     ]
-    text = "when can I borrow books"
+    text = "could you tell me what time is it open, the library"
     pick = matcher.pick(text, embedder.encode_one(text), articles)
     assert pick is not None and pick.choice == articles[0] and pick.how in ("word", "meaning")
     unrelated = "my neighbour's dog barks all night"

@@ -11,6 +11,7 @@ import numpy as np
 from bot.contract import Choice, InboundMessage, Location
 from bot.nlu.engine import NLUEngine, ParseResult
 from bot.nlu.entities import Entity
+from bot.nlu.language import detect_language
 from knowledge.embedder import Embedder
 
 if TYPE_CHECKING:
@@ -153,8 +154,8 @@ class Interpreter:
 
     def parse(self, text: str, location: Location | None = None) -> Understanding:
         raw = text
-        if self.speller is not None:
-            text = self.speller.correct(text)
+        if self.speller is not None and detect_language(text) in (None, "en"):
+            text = self.speller.correct(text)  # our vocabulary is English: leave others be
         embedded = self.embedder.features_one(text)
         result: ParseResult = self.nlu.parse(text, embedded)
         return Understanding(

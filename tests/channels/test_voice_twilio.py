@@ -261,6 +261,17 @@ def test_a_call_by_keys_only(client: TestClient) -> None:
     assert plays(call, f"{HANDOFF_CALL_AGAIN} Goodbye.")  # no SMS configured on this line
 
 
+def test_a_caller_told_to_call_again_is_served_on_the_next_call(client: TestClient) -> None:
+    """Nobody could take the call: the next call from that number is not hung up on."""
+    first = Call(client)
+    first.answer("operator")
+    assert first.twiml.find("Hangup") is not None
+    again = Call(client, caller=first.caller)
+    again.answer("there is a pothole on Elm Street")
+    assert again.twiml.find("Hangup") is None and again.twiml.find("Gather") is not None
+    assert "describe" in again.state()["prompt_text"].lower()
+
+
 def test_silence_is_prompted_twice_then_a_person_offered_then_goodbye(client: TestClient) -> None:
     call = Call(client)
     greeting = call.state()["prompt_speech"]

@@ -6,7 +6,8 @@ server on a fresh data dir (or uses URL), plays each resident with its own HTTP 
 cookie jar, and prints the completion rate, how many were filed with the right type, and the
 mean turns per filed report. The answer pools are evaluation/data/scripted_residents.yml; a
 resident tells what the assistant asked from its words, as a person would, and answers from
-the pool for that kind of question (another answer from it when not understood).
+the pool for that kind of question (another answer from it when not understood); some
+first answer the updates question with more details of the problem, as people do.
 Target (issue 12): every report filed, with the right type, in at most 6 turns on average.
 """
 
@@ -32,6 +33,7 @@ from evaluation.server import hotline_server
 DATA = Path(__file__).with_name("data") / "scripted_residents.yml"
 MAX_TURNS = 12
 SEED = 12
+CHATTY = 0.3  # residents who answer "how should we tell you" with more details first
 KINDS = [  # what the assistant asked, from its words (the last message), first match wins
     ("drop", re.compile(r"drop this report", re.I)),
     ("which_place", re.compile(r"^is it .+ or .+\?", re.I)),
@@ -84,6 +86,9 @@ def kind_of(text: str, prompts: dict[str, str]) -> str:
 
 def answer(resident: Resident, kind: str, answers: dict[str, list[str]]) -> str:
     script = resident.script
+    if kind == "contact" and "chatty" not in resident.used and resident.rng.random() < CHATTY:
+        resident.used["chatty"] = []  # tells more about the problem before answering
+        return resident.say("extra", script["descriptions"])
     if kind.startswith("field:"):
         name = kind.removeprefix("field:")
         return resident.say(kind, script["fields"].get(name) or answers["other"])

@@ -20,6 +20,7 @@ from symspellpy import SymSpell, Verbosity
 _WORD = re.compile(r"[A-Za-z]+(?:'[A-Za-z]+)?")
 MIN_LENGTH = 3  # shorter words are too ambiguous to correct
 COMMON_ENGLISH = 3_000_000  # a word this frequent in English is meant, even if unknown to us
+UNDOUBLED = 300_000  # a word this common, with one letter doubled, is that word mistyped
 REAL_WORD_RATIO = 100  # a rare real word is a typo for a domain word this many times commoner
 ENGLISH = "frequency_dictionary_en_82_765.txt"
 
@@ -66,15 +67,38 @@ class SpellCorrector:
         known = self.english.get(lowered, 0)
         if known >= COMMON_ENGLISH:
             return word
-        distance = 1 if len(lowered) <= 4 or known else 2
-        suggestions = self._symspell.lookup(lowered, Verbosity.CLOSEST, max_edit_distance=distance)
+        best = self._undoubled(lowered) or self._closest(lowered, known)
+        if best is None:
+            return word
+        return best.capitalize() if word[0].isupper() else best
+
+    def _undoubled(self, word: str) -> str | None:
+        """A doubled letter ("schoool", "feelling") that leaves a word we know, domain or not."""
+        singles = {word[:i] + word[i + 1 :] for i in range(len(word) - 1) if word[i] == word[i + 1]}
+        known = [w for w in singles if w in self.vocabulary or self.english.get(w, 0) >= UNDOUBLED]
+        return max(known, key=lambda w: self.english.get(w, 0), default=None)
+
+    def _closest(self, word: str, known: int) -> str | None:
+        distance = 1 if len(word) <= 4 or known else 2
+        suggestions = self._symspell.lookup(word, Verbosity.CLOSEST, max_edit_distance=distance)
         if not suggestions:
-            return word
-        # a dropped letter is the commonest slip on a phone: prefer words the typing is part of
-        best = max(suggestions, key=lambda s: (_subsequence(lowered, s.term), s.count))
-        if known and best.count < known * REAL_WORD_RATIO:
-            return word
-        return best.term.capitalize() if word[0].isupper() else best.term
+            return None
+        # Among equally close words: the first letter is rarely the slip, then two letters
+        # swapped ("noies": noise) or one dropped ("brokn": broken), then the commoner word.
+        best = max(
+            suggestions,
+            key=lambda s: (
+                s.term[0] == word[0],
+                sorted(s.term) == sorted(word),
+                _subsequence(word, s.term),
+                s.count,
+            ),
+        )
+        if known:  # a real but rare word: only a dropped letter or a swap makes it a typo
+            slip = _subsequence(word, best.term) or sorted(best.term) == sorted(word)
+            if not slip or best.count < known * REAL_WORD_RATIO:
+                return None
+        return best.term
 
     def correct(self, text: str) -> str:
         return _WORD.sub(lambda m: self.correct_word(m.group(0)), text)

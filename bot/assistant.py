@@ -416,8 +416,7 @@ class Assistant:
             ctx.prefs["speech_rate"] = "slow"
             return [OutboundMessage(text=replies.SLOWER), *state.last_messages]
         if u.intent in ("cancel", "goodbye") and state.form is not None and not explicit_cancel(u):
-            state.awaiting = "drop"  # "forget it", "thanks bye": ask before losing the report
-            return [OutboundMessage(text=replies.ASK_DROP, choices=DROP_CHOICES)]
+            return self._ask_drop(ctx)
         if u.intent == "cancel":
             cancelled, state.form = state.form is not None, None
             return [
@@ -473,9 +472,7 @@ class Assistant:
             u.intent in ("cancel", "goodbye") and len((u.text or "").split()) <= SHORT_FAREWELL
         )
         if farewell and not (form.asking == "description" and nothing_more(u)):
-            state = ctx.state  # "thanks bye", "forget it": ask before losing the report
-            state.awaiting = "drop"
-            return [OutboundMessage(text=replies.ASK_DROP, choices=DROP_CHOICES)]
+            return self._ask_drop(ctx)
         if u.intent == "none_of_these" and form.asking == "service":
             return [OutboundMessage(text=replies.NONE_FITS_SERVICE)]
         before = form.model_copy(deep=True)
@@ -518,6 +515,12 @@ class Assistant:
         hint = self._hint(asked, before.confirming, prompt)
         text = " ".join(t for t in (replies.SAY_AGAIN, prompt.text, hint) if t)
         return self._maybe_person(form, [OutboundMessage(text=text, choices=prompt.choices)])
+
+    @staticmethod
+    def _ask_drop(ctx: TurnContext) -> list[OutboundMessage]:
+        """ "forget it", "thanks bye" mid-form: ask before losing the report."""
+        ctx.state.awaiting = "drop"
+        return [OutboundMessage(text=replies.ASK_DROP, choices=DROP_CHOICES)]
 
     def _contact_correction(self, form: ReportForm, u: Understanding) -> Understanding:
         """At the read-back, "actually just text me" changes how we keep in touch."""

@@ -296,10 +296,11 @@ class ReportPolicy:
             return OutboundMessage(text=replies.ASK_CONTACT, choices=self.contact_choices(form))
         if form.contact == "phone" and not form.phone:
             form.asking = "phone"
+            # "just text me" changes the answer instead of failing it; not on a call, where
+            # choices would make the keypad take one digit and the number is keyed in
+            others = [c for c in self.contact_choices(form) if c.payload != "/contact:phone"]
             return OutboundMessage(
-                text=replies.ASK_PHONE,
-                # "just text me" changes the answer instead of failing it
-                choices=[c for c in self.contact_choices(form) if c.payload != "/contact:phone"],
+                text=replies.ASK_PHONE, choices=[] if form.channel == "voice" else others
             )
         form.asking = None
         form.confirming = True

@@ -180,7 +180,7 @@ def has_negation(words: list[str]) -> bool:
 def _same(word: str, other: str) -> bool:
     if word == other:
         return True
-    if min(len(word), len(other)) < 4:
+    if min(len(word), len(other)) < 4 or word[0] != other[0]:  # "there" is not "here"
         return False
     return fuzz.ratio(word, other) >= FUZZY_WORD
 

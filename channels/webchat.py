@@ -21,6 +21,7 @@ from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel
 
 from bot import replies
+from bot.contract import TextPart, text_parts
 from channels.deps import RuntimeDep
 from channels.outbound import WEB_CHANNELS, NoticeFetch
 
@@ -53,6 +54,7 @@ TRANSCRIPT_TURNS = 40
 class TranscriptTurn(BaseModel):
     who: str  # you | bot | staff
     text: str
+    parts: list[TextPart]  # phone numbers as tel: links, as in replies
     created_at: datetime
 
 
@@ -99,7 +101,12 @@ async def transcript(body: NoticeFetch, rt: RuntimeDep) -> list[TranscriptTurn]:
         rt.assistant.recent_turns, body.channel, body.sender, TRANSCRIPT_TURNS
     )
     return [
-        TranscriptTurn(who=WHO.get(t.direction, "bot"), text=t.text, created_at=t.created_at)
+        TranscriptTurn(
+            who=WHO.get(t.direction, "bot"),
+            text=t.text,
+            parts=text_parts(t.text),
+            created_at=t.created_at,
+        )
         for t in turns
         if t.text
     ]

@@ -322,6 +322,7 @@
       }
     } catch (_) { /* offline: try again later */ }
   }
+
   // -- a reloaded page shows the conversation so far ----------------------------------
   async function restoreTranscript() {
     try {
@@ -332,7 +333,8 @@
       });
       if (!response.ok) return;
       for (const turn of await response.json()) {
-        say(turn.who === "you" ? "you" : "bot", turn.text, { notice: turn.who === "staff" });
+        const staff = turn.who === "staff" ? { author: "Staff" } : {};
+        say(turn.who === "you" ? "you" : "bot", turn.text, { parts: turn.parts, ...staff });
       }
     } catch (_) { /* offline: start afresh */ }
   }

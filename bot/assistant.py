@@ -38,6 +38,7 @@ from bot.office_hours import OfficeHours
 from bot.staff import handoffs
 from bot.storage.db import Database
 from bot.storage.models import Conversation, Handoff, ProcessedMessage, ServiceRequest, Turn
+from bot.triage import CRISIS, Alert, Lines, Triage
 
 log = logging.getLogger(__name__)
 
@@ -129,6 +130,8 @@ class Assistant:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         office_hours: OfficeHours | None = None,
         zone: ZoneInfo | None = None,
+        triage: Triage | None = None,
+        lines: Lines | None = None,
     ) -> None:
         self.db = db
         self.interpreter = interpreter
@@ -142,6 +145,8 @@ class Assistant:
         self.clock = clock
         self.office_hours = office_hours or OfficeHours.parse(None)
         self.zone = zone or ZoneInfo("UTC")
+        self.triage = triage
+        self.lines = lines or Lines()
         self._locks = [threading.Lock() for _ in range(LOCK_STRIPES)]
 
     # -- the contract --------------------------------------------------------------------
@@ -201,7 +206,8 @@ class Assistant:
                 session, conversation, state, message, now, prefs=dict(conversation.prefs or {})
             )
             u = self.interpreter.understand(message, state.choices, prepared)
-            messages = self._respond(ctx, u)
+            alert = self._triage(prepared)
+            messages = self._alert(ctx, u, alert) if alert else self._respond(ctx, u)
             if u.intent not in ("repeat", "slower"):
                 state.last_messages = messages
             state.choices = [c for m in messages for c in m.choices]
@@ -220,6 +226,7 @@ class Assistant:
                 ],
                 filed_reference=ctx.filed_reference,
                 handoff=any(m.handoff for m in messages),
+                alert=alert.kind if alert else None,
                 language=conversation.language,
                 prefs=ctx.prefs,
             )
@@ -275,6 +282,59 @@ class Assistant:
             session.add(conversation)
             session.flush()
         return conversation
+
+    # -- triage: before anything else ---------------------------------------------------
+    def _triage(self, prepared: Understanding | None) -> Alert | None:
+        """Free text only: a pressed key or a payload is an answer to something we offered."""
+        if self.triage is None or prepared is None:
+            return None
+        return self.triage.assess(prepared.text, prepared.features)
+
+    def _alert(self, ctx: TurnContext, u: Understanding, alert: Alert) -> list[OutboundMessage]:
+        """A resident in danger: the number first, staff told, an open report kept for later."""
+        conversation, state = ctx.conversation, ctx.state
+        conversation.alert, conversation.alert_at = alert.kind, ctx.now
+        self._flag_for_staff(ctx, alert)
+        crisis = alert.kind == CRISIS
+        numbers = {"emergency": self.lines.emergency, "crisis": self.lines.crisis}
+        spoken = {name: " ".join(number) for name, number in numbers.items()}
+        first = OutboundMessage(
+            text=(replies.CRISIS if crisis else replies.EMERGENCY).format(**numbers),
+            speech=(replies.CRISIS_SPOKEN if crisis else replies.EMERGENCY_SPOKEN).format(**spoken),
+            alert=alert.kind,
+        )
+        if state.form is not None:
+            prompt = self.report.next_message(state.form, u.vector)
+            rest = [
+                OutboundMessage(
+                    text=replies.ALERT_FORM_KEPT.format(prompt=prompt.text), choices=prompt.choices
+                )
+            ]
+        elif (
+            u.intent == "ask_question"
+            and (answer := self._answer(ctx, u))
+            and (ctx.outcome == "answered")
+        ):  # "what do I do, he isn't breathing?": the article after the number
+            rest = answer
+        else:
+            ctx.unanswered = None  # no time to note a missing article
+            follow = replies.CRISIS_FOLLOW_UP if crisis else replies.EMERGENCY_FOLLOW_UP
+            rest = [OutboundMessage(text=follow.format(**numbers), choices=[MENU[2]])]
+        ctx.outcome = alert.kind
+        return [first, *rest]
+
+    def _flag_for_staff(self, ctx: TurnContext, alert: Alert) -> None:
+        """An open handoff carries the alert to the top of the staff inbox; one per conversation."""
+        handoff = handoffs.open_handoff(ctx.session, ctx.conversation.id)
+        if handoff is None:
+            handoff = Handoff(
+                conversation_id=ctx.conversation.id,
+                reason=f"triage: {alert.kind} ({alert.detail.replace('_', ' ')})",
+                created_at=ctx.now,
+                reply_address=ctx.message.sender,
+            )
+            ctx.session.add(handoff)
+        handoff.alert = alert.kind
 
     # -- policy --------------------------------------------------------------------------
     def _respond(self, ctx: TurnContext, u: Understanding) -> list[OutboundMessage]:
@@ -672,14 +732,17 @@ class Assistant:
         if ctx.conversation.status == "handoff":
             return [OutboundMessage(text=replies.ALREADY_WAITING, handoff=True)]
         ctx.conversation.status = "handoff"
-        ctx.session.add(
-            Handoff(
-                conversation_id=ctx.conversation.id,
-                reason=reason,
-                created_at=ctx.now,
-                reply_address=ctx.message.sender,  # where staff replies go (bot/staff/handoffs)
+        if (
+            handoffs.open_handoff(ctx.session, ctx.conversation.id) is None
+        ):  # triage may have opened one already
+            ctx.session.add(
+                Handoff(
+                    conversation_id=ctx.conversation.id,
+                    reason=reason,
+                    created_at=ctx.now,
+                    reply_address=ctx.message.sender,  # where staff replies go (bot/staff/handoffs)
+                )
             )
-        )
         hours = self.office_hours
         local = self._local(ctx)
         if hours.is_open(local):

@@ -113,6 +113,7 @@ class OutboundMessage(BaseModel):
     source: Source | None = None
     ends_conversation: bool = False
     handoff: bool = False
+    alert: str | None = None  # "emergency" or "crisis": the emergency number or crisis line
 
     @property
     def spoken(self) -> str:
@@ -142,6 +143,7 @@ class Reply(BaseModel):
     entities: list[EntityOut] = Field(default_factory=list)
     filed_reference: str | None = None
     handoff: bool = False
+    alert: str | None = None  # triage found an emergency or a crisis (bot/triage.py)
     language: str = "en"
     prefs: dict[str, Any] = Field(default_factory=dict)
 

@@ -72,6 +72,31 @@ UNAVAILABLE_SPOKEN = (
     "Sorry, we are having technical trouble right now. Please call again in a few minutes. Goodbye."
 )
 
+# Triage (bot/triage.py): the first message of the reply to a resident in danger. On the
+# phone the numbers are read digit by digit, and the caller is told to hang up and call.
+EMERGENCY = "If someone is in danger right now, call {emergency}."
+EMERGENCY_SPOKEN = "If someone is in danger right now, please hang up and call {emergency} now."
+CRISIS = (
+    "If you or someone you know is thinking of ending their life, please call or text "
+    "{crisis} now. You can talk to someone any time, day or night. "
+    "If someone is in danger right now, call {emergency}."
+)
+CRISIS_SPOKEN = (
+    "If you or someone you know is thinking of ending their life, please call or text "
+    "{crisis} now. You can talk to someone any time, day or night. "
+    "If someone is in danger right now, hang up and call {emergency}."
+)
+EMERGENCY_FOLLOW_UP = (
+    "This line cannot send an ambulance, the fire service or the police, but {emergency} "
+    "can, at any time. I have told our staff about this conversation. When you are safe, "
+    "I can help with city services."
+)
+CRISIS_FOLLOW_UP = (
+    "You don't have to go through this alone. I have told our staff about this "
+    "conversation, and you can talk to a member of staff here too."
+)
+ALERT_FORM_KEPT = "I have kept your report. When you are safe, we can go on with it: {prompt}"
+
 ASK_SERVICE = "What kind of problem would you like to report? You can choose one of these:"
 ASK_LOCATION = "Where is the {service}? Please give the street and house number, or a place."
 LOCATION_UNKNOWN = (

@@ -28,6 +28,7 @@ from bot.nlu.spelling import SpellCorrector, words
 from bot.nlu.training_data import TrainingData, load_training_data, nlu_files
 from bot.settings import Settings
 from bot.storage.db import Database
+from bot.triage import Lines, Triage, prepare_triage
 from knowledge.demo import seed_demo
 from knowledge.embedder import Embedder, load_embedder
 from knowledge.schema import ArticleView
@@ -50,6 +51,7 @@ class Runtime:
     catalogue: Catalogue
     hasher: Hasher
     assistant: Assistant
+    triage: Triage
 
 
 def training_files(settings: Settings) -> list[Path]:
@@ -135,6 +137,7 @@ def build_runtime(settings: Settings, *, clock: Callable[[], datetime] | None = 
         search = KnowledgeSearch(knowledge, embedder, settings.index_dir)
         search.ensure_fresh()
         nlu = prepare_nlu(settings, embedder, extractor, data)
+        triage = prepare_triage(embedder, settings.model_dir)
     hasher = Hasher(
         load_or_create_secret(
             settings.secret_key.get_secret_value() if settings.secret_key else None,
@@ -162,7 +165,9 @@ def build_runtime(settings: Settings, *, clock: Callable[[], datetime] | None = 
         clock=clock,
         office_hours=city.office_hours,
         zone=zone,
+        triage=triage,
+        lines=Lines.load(emergency=settings.emergency_number, crisis=settings.crisis_line),
     )
     return Runtime(
-        settings, db, embedder, knowledge, search, nlu, city, catalogue, hasher, assistant
+        settings, db, embedder, knowledge, search, nlu, city, catalogue, hasher, assistant, triage
     )

@@ -76,6 +76,11 @@ class Settings(BaseSettings):
     voice_mode: str = "gather"
     tts_voice: str = "gmw/en-us"  # espeak-ng voice; its default is British
     voice_operator_number: str | None = None  # "operator" transfers here; unset: staff call back
+    # Triage (bot/triage.py): the numbers the first reply gives (default: bot/data/city.yml),
+    # and where a caller in danger is put through (unset: the operator number, if any).
+    emergency_number: str | None = None
+    crisis_line: str | None = None
+    voice_emergency_number: str | None = None
     voice_end_silence_ms: int = 500  # quiet that ends a caller's turn (Media Streams)
     voice_no_input_ms: int = 7000  # silence after a prompt before it is asked again
 

@@ -43,6 +43,7 @@ class Understanding:
     entities: list[Entity] = field(default_factory=list)
     argument: str | None = None  # of a chosen payload: "pothole" in "/service:pothole"
     vector: np.ndarray | None = None
+    features: np.ndarray | None = None  # Embedder.features() of the text, for triage
     location: Location | None = None
     ranking: list[tuple[str, float]] = field(default_factory=list)
     picked: str | None = None  # how free text picked an offered choice (bot.dialogue.choosing)
@@ -165,6 +166,7 @@ class Interpreter:
             raw_text=raw,
             entities=list(result.entities),
             vector=embedded[: self.embedder.dim],  # the sentence vector, for retrieval
+            features=embedded,
             location=location,
             ranking=list(result.ranking),
         )

@@ -44,6 +44,8 @@ class Conversation(Base):
     prefs: Mapped[dict[str, Any]] = mapped_column(default=dict)
     language: Mapped[str] = mapped_column(String(16), default="en")
     status: Mapped[str] = mapped_column(String(20), default="bot")  # bot | handoff
+    alert: Mapped[str | None] = mapped_column(String(16))  # emergency | crisis, from triage
+    alert_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     last_active_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
@@ -152,6 +154,7 @@ class Handoff(Base):
     conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"), index=True)
     status: Mapped[str] = mapped_column(String(16), default="waiting")  # waiting|taken|closed
     reason: Mapped[str] = mapped_column(String(200), default="")
+    alert: Mapped[str | None] = mapped_column(String(16))  # emergency | crisis: first in line
     taken_by: Mapped[str | None] = mapped_column(String(120))
     reply_address: Mapped[str | None] = mapped_column(String(200))  # where staff replies go
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -78,6 +78,8 @@ def dry_run_assistant(runtime: Runtime) -> Assistant:
         clock=real.clock,
         office_hours=real.office_hours,
         zone=real.zone,
+        triage=real.triage,
+        lines=real.lines,
     )
 
 

@@ -248,6 +248,7 @@ def bot_reply(reply: Reply) -> BotReply:
         filed_reference=reply.filed_reference,
         handoff=reply.handoff,
         slow=reply.prefs.get("speech_rate") == "slow",
+        alert=reply.alert,
     )
 
 
@@ -293,6 +294,11 @@ class ReferenceBySms:
                 )
             )
         return True
+
+
+def emergency_transfer(settings: Settings) -> str | None:
+    """Where a caller in danger is put through: its own number, else the operator's."""
+    return settings.voice_emergency_number or settings.voice_operator_number
 
 
 def can_send_sms(settings: Settings) -> bool:
@@ -347,6 +353,7 @@ class VoiceLine:
             menu=CALL_MENU,
             send_sms=sms,
             can_transfer=bool(self.settings.voice_operator_number),
+            can_transfer_emergency=bool(emergency_transfer(self.settings)),
             rate=self.settings.tts_rate,
             state=state,
         )

@@ -54,7 +54,7 @@ class StreamOutput(Protocol):
 
     async def clear(self) -> None: ...
 
-    async def close(self, transfer: bool) -> None: ...
+    async def close(self, transfer: bool, emergency: bool = False) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -143,10 +143,17 @@ class StreamCall:
         self._playing = None
         self.endpointer.playing = False
         if self._closing is not None:
-            await self.output.close(transfer=self._closing.handoff and not self._closing.hangup)
+            await self._close()
             return
         if not self._busy and self._inputs.empty() and not self.endpointer.in_speech:
             self.endpointer.arm()
+
+    async def _close(self) -> None:
+        closing = self._closing
+        assert closing is not None
+        await self.output.close(
+            transfer=closing.handoff and not closing.hangup, emergency=closing.emergency
+        )
 
     async def end(self) -> None:
         """The stream is over (the caller hung up): stop working on this call."""
@@ -174,7 +181,7 @@ class StreamCall:
         self.endpointer.playing = False
         await self.output.clear()
         if self._closing is not None:  # talking over our goodbye: the call still ends
-            await self.output.close(transfer=self._closing.handoff and not self._closing.hangup)
+            await self._close()
 
     async def _work(self) -> None:
         loop = asyncio.get_running_loop()

@@ -27,6 +27,9 @@ In the order a call goes:
 
 "operator" transfers to ``HOTLINE_VOICE_OPERATOR_NUMBER`` when set; without it the
 assistant's handoff is recorded for staff (the caller's number is on it) and the call ends.
+A caller in danger (triage, bot/triage.py) hears the emergency number first and is put
+through to ``HOTLINE_VOICE_EMERGENCY_NUMBER`` (else the operator number) when one is set;
+without either the call goes on after the number, and staff see the flagged conversation.
 """
 
 from __future__ import annotations
@@ -65,6 +68,7 @@ from channels.voice_line import (
     VoiceLine,
     caller_id,
     check_settings,
+    emergency_transfer,
     line_for,
     warm_up,
 )
@@ -276,6 +280,8 @@ def gather_twiml(
     if turn.hangup or turn.handoff:
         _prompt(response, turn, url)
         operator = line.settings.voice_operator_number
+        if turn.emergency:
+            operator = emergency_transfer(line.settings)
         if turn.handoff and not turn.hangup and operator:
             response.dial(operator)
         else:
@@ -507,22 +513,23 @@ class TwilioStreamOutput:
         self._clears += 1
         await self._send(OutClear(streamSid=self.stream_sid))
 
-    async def close(self, transfer: bool) -> None:
+    async def close(self, transfer: bool, emergency: bool = False) -> None:
         if transfer:
-            await asyncio.to_thread(_remember_transfer, self.runtime, self.call_sid)
+            await asyncio.to_thread(_remember_transfer, self.runtime, self.call_sid, emergency)
         if self.websocket.application_state == WebSocketState.CONNECTED:
             await self.websocket.close()
 
 
-def _remember_transfer(runtime: Runtime, call_sid: str) -> None:
-    """For the stream-end webhook: this call goes on to the operator."""
+def _remember_transfer(runtime: Runtime, call_sid: str, emergency: bool = False) -> None:
+    """For the stream-end webhook: this call goes on to the operator (or, for a caller in
+    danger, the emergency transfer number)."""
     with runtime.db.transaction() as session:
         key = _call_key(runtime, call_sid)
         row = session.get(ChannelSession, (CALL_STATE, key))
         if row is None:
             row = ChannelSession(channel=CALL_STATE, sender_key=key)
             session.add(row)
-        row.pending = [{"transfer": True}]
+        row.pending = [{"transfer": True, "emergency": emergency}]
         row.updated_at = datetime.now(UTC)
 
 
@@ -611,9 +618,11 @@ async def stream_ended(request: Request) -> Response:
     runtime = get_runtime(request)
     settings: Settings = request.app.state.settings
     transfer = await run_in_threadpool(_take_transfer, runtime, call.CallSid)
+    number = emergency_transfer(settings) if transfer == "emergency" else None
+    number = number or (settings.voice_operator_number if transfer else None)
     response = VoiceResponse()
-    if transfer and settings.voice_operator_number:
-        response.dial(settings.voice_operator_number)
+    if number:
+        response.dial(number)
     else:
         response.hangup()
     return _xml(response)
@@ -667,11 +676,14 @@ def record_call_status(runtime: Runtime, call: TwilioCallStatus) -> None:
     log.info("call ended: status=%s seconds=%s", call.CallStatus, call.CallDuration)
 
 
-def _take_transfer(runtime: Runtime, call_sid: str) -> bool:
+def _take_transfer(runtime: Runtime, call_sid: str) -> str | None:
+    """What the stream asked for at its end: "operator", "emergency" or nothing."""
     with runtime.db.transaction() as session:
         row = session.get(ChannelSession, (CALL_STATE, _call_key(runtime, call_sid)))
         if row is None:
-            return False
-        wanted = bool(row.pending and row.pending[0].get("transfer"))
+            return None
+        asked = row.pending[0] if row.pending else {}
         session.delete(row)
-        return wanted
+        if not asked.get("transfer"):
+            return None
+        return "emergency" if asked.get("emergency") else "operator"

@@ -15,6 +15,8 @@ session adds only what the phone needs:
 - numbers read back digit by digit (phone numbers, references), links left out;
 - silence: prompted twice, then offered a person, then a polite goodbye;
 - after a report is filed, an offer to text the reference to the caller;
+- a caller in danger (the assistant's reply carries an alert) hears the emergency number
+  first and, where an emergency transfer number is set, is put through at once;
 - which vocabulary to listen for next (:class:`Listen`): yes/no, menu words and digits, or
   open speech, so a recogniser can restrict itself where it can.
 """
@@ -68,6 +70,7 @@ HANDOFF_BY_SMS = (
     "No one can take your call right now, so I have passed it to a member of staff. "
     "They will answer you by text message to this phone number as soon as they can."
 )
+EMERGENCY_TRANSFER = "I'm putting you through to someone who can help now. Please stay on the line."
 HANDOFF_CALL_AGAIN = (
     "No one can take your call right now, and I cannot send a text message to this phone. "
     "Please call again later to talk to a person."
@@ -116,6 +119,7 @@ class BotReply:
     filed_reference: str | None = None
     handoff: bool = False
     slow: bool = False
+    alert: str | None = None  # emergency or crisis: the first message gives the number
 
 
 class Assistant(Protocol):
@@ -164,6 +168,7 @@ class CallTurn:
     handoff: bool = False
     filed_reference: str | None = None
     sms_sent: bool = False
+    emergency: bool = False  # the handoff goes to the emergency transfer number
 
 
 @dataclass
@@ -204,6 +209,7 @@ class CallSession:
         menu: Sequence[tuple[str, str]] = (),
         send_sms: SmsSender | None = None,
         can_transfer: bool = False,
+        can_transfer_emergency: bool = False,
         rate: int = 140,
         state: CallState | dict[str, Any] | None = None,
     ) -> None:
@@ -212,6 +218,7 @@ class CallSession:
         self.initial_menu = [[title, text] for title, text in menu]
         self.send_sms = send_sms
         self.can_transfer = can_transfer
+        self.can_transfer_emergency = can_transfer_emergency
         self.rate = rate
         if isinstance(state, dict):
             state = CallState(**state)
@@ -363,6 +370,8 @@ class CallSession:
         reply = self.assistant(text=text, dtmf=dtmf, turn=str(state.turn))
         if reply.intent == "slower" or (reply.slow and state.slower == 0):
             state.slower += 1
+        if reply.alert and self.can_transfer_emergency and reply.messages:
+            return self._put_through(heard, reply.messages[0])
         state.choices = [title for message in reply.messages for title in message.choices]
         texts, speeches, number = [], [], 0
         for message in reply.messages:
@@ -395,6 +404,14 @@ class CallSession:
             handoff=handoff,
             filed_reference=reference,
         )
+
+    def _put_through(self, heard: str | None, first: BotMessage) -> CallTurn:
+        """The emergency line as written (not "hang up and call"), then the transfer."""
+        self.state.choices, self.state.ended = [], True
+        said = re.sub(r"\b\d{3}\b", lambda m: " ".join(m.group()), speakable(first.text))
+        text = f"{first.text}\n{EMERGENCY_TRANSFER}"
+        speech = f"{said} {EMERGENCY_TRANSFER}"
+        return self._say(heard, text, speech, PROMPT, handoff=True, emergency=True)
 
     def _handoff_words(self) -> str:
         """What a caller hears when handed to a person: put through, or told how they hear back

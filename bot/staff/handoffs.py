@@ -37,13 +37,14 @@ class InboxItem:
 
 
 def inbox(session: Session, include_taken: bool = True) -> list[InboxItem]:
-    """Open handoffs, oldest waiting first, each with what the resident said last."""
+    """Open handoffs, each with what the resident said last: emergencies and crises that
+    triage flagged first (bot/triage.py), then the oldest waiting."""
     statuses = ("waiting", "taken") if include_taken else ("waiting",)
     rows = session.execute(
         select(Handoff, Conversation)
         .join(Conversation, Conversation.id == Handoff.conversation_id)
         .where(Handoff.status.in_(statuses))
-        .order_by(Handoff.created_at, Handoff.id)
+        .order_by(Handoff.alert.is_(None), Handoff.created_at, Handoff.id)
     ).all()
     items = []
     for handoff, conversation in rows:

@@ -22,6 +22,8 @@ class Dashboard:
     top_intents: list[tuple[str, int]]
     requests_by_status: list[tuple[str, int]]
     waiting_handoffs: int
+    alerts: int = 0  # conversations triage flagged as an emergency or a crisis in the period
+    open_alerts: int = 0  # ... whose handoff is still open
 
     @property
     def containment(self) -> float | None:
@@ -80,6 +82,14 @@ def dashboard(session: Session, today: date | None = None, days: int = DAYS) -> 
     waiting = session.scalar(
         select(func.count()).select_from(Handoff).where(Handoff.status == "waiting")
     )
+    alerts = session.scalar(
+        select(func.count()).select_from(Conversation).where(Conversation.alert_at >= since)
+    )
+    open_alerts = session.scalar(
+        select(func.count(distinct(Handoff.conversation_id))).where(
+            Handoff.alert.is_not(None), Handoff.status.in_(("waiting", "taken"))
+        )
+    )
     return Dashboard(
         days=[first + timedelta(days=i) for i in range(days)],
         per_day=per_day,
@@ -88,4 +98,6 @@ def dashboard(session: Session, today: date | None = None, days: int = DAYS) -> 
         top_intents=[(name, count) for name, count in intents],
         requests_by_status=[(name, count) for name, count in statuses],
         waiting_handoffs=waiting or 0,
+        alerts=alerts or 0,
+        open_alerts=open_alerts or 0,
     )

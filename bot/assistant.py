@@ -303,6 +303,8 @@ class Assistant:
             speech=(replies.CRISIS_SPOKEN if crisis else replies.EMERGENCY_SPOKEN).format(**spoken),
             alert=alert.kind,
         )
+        if not alert.sure:  # perhaps: the number first, then the turn as usual
+            return [first, *self._respond(ctx, u)]
         if state.form is not None:
             prompt = self.report.next_message(state.form, u.vector)
             rest = [

@@ -11,10 +11,14 @@ reply, whatever they were doing, in whatever words they used. Two parts decide:
   held back in a question about emergencies ("what should I do if someone collapses?"),
   for the wordings the classifier has never seen.
 
-The threshold comes from out-of-fold predictions on the training data (never from the
-held-out set, evaluation/data/triage_heldout.yml): the one with the least cost when a missed
-emergency costs ``MISS_COST`` false alarms. Figures: docs/benchmarks.md (python -m
-evaluation.triage).
+Two thresholds come from out-of-fold predictions on the training data (never from the
+held-out set, evaluation/data/triage_heldout.yml). Above the alert threshold (the least cost
+when a missed emergency costs ``MISS_COST`` false alarms) the reply opens with the number and
+staff are told. Above the interrupt threshold (the lowest whose out-of-fold false alarms stay
+within ``SURE_FALSE_ALARMS``), or on a backstop cue, the alert is sure and replaces the rest
+of the turn (an open report waits); between the two the number comes first and the turn goes
+on as usual, so a false alarm costs a resident one extra sentence, not their answer. Figures:
+docs/benchmarks.md (python -m evaluation.triage).
 """
 
 from __future__ import annotations
@@ -35,11 +39,13 @@ from sklearn.model_selection import StratifiedKFold
 from threadpoolctl import threadpool_limits
 
 from bot.nlu.embedding_engine import EngineConfig, _Features, _Model
+from bot.nlu.training_data import load_training_data
 from knowledge.embedder import Embedder
 
 log = logging.getLogger(__name__)
 
 DATA = Path(__file__).with_name("data") / "triage.yml"
+NLU_DATA = Path(__file__).with_name("data") / "nlu.yml"  # every example there is ordinary
 CITY = Path(__file__).with_name("data") / "city.yml"
 EMERGENCY, CRISIS, NONE = "emergency", "crisis", "none"
 EMERGENCY_KINDS = ("medical", "fire", "gas", "violence", "water", "electric", "flood_electric")
@@ -50,6 +56,7 @@ SEED = 7
 # A missed emergency is worse than a needless "call 911" line: the threshold minimises
 # misses * MISS_COST + false alarms on out-of-fold predictions.
 MISS_COST = 10.0
+SURE_FALSE_ALARMS = 0.01
 THRESHOLD_GRID = np.round(np.arange(0.05, 0.96, 0.01), 2)
 # The NLU engine's defaults measured best here too (out-of-fold, bot/data/triage.yml, ROC
 # AUC): sentence vector only 0.984, all features 0.986, without n-grams 0.978; C 3, 10 and
@@ -77,6 +84,21 @@ def load_examples(path: Path = DATA) -> list[tuple[str, str]]:
             if not isinstance(text, str) or not text.strip():
                 raise ValueError(f"{path}: {kind}: {text!r} is not a message (quote yes/no)")
             examples.append((text, kind))
+    return examples
+
+
+def training_examples(data: Path = DATA, nlu: Path | None = NLU_DATA) -> list[tuple[str, str]]:
+    """The triage data, plus the NLU examples as ordinary messages: what residents say most
+    (greetings, reports, answers to the form's questions) must never raise an alert."""
+    examples = load_examples(data)
+    if nlu is None:
+        return examples
+    seen = {text.lower() for text, _ in examples}
+    kinds = {"report_problem": "report", "ask_question": "question"}
+    for example in load_training_data(nlu).examples:
+        if example.text.lower() not in seen:
+            seen.add(example.text.lower())
+            examples.append((example.text, kinds.get(example.intent, "chat")))
     return examples
 
 
@@ -136,7 +158,7 @@ CUES: dict[str, re.Pattern[str]] = {
             r"|\bend (?:it all|my life|her life|his life)\b|\bwant(?:s)? to die\b|\bwanna die"
             r"|\b(?:take|taking) (?:my|his|her) own life|\bself.?harm"
             r"|\bcutting (?:my|him|her)self|\bhurt(?:ing)? myself"
-            r"|\bdon'?t want to (?:live|be alive|be here|wake up)|\bbetter off without me"
+            r"|\bdon'?t want to (?:live|be alive|be here|wake up)|\bbetter off (?:without me|dead)"
             r"|\bwish i (?:was|were) dead|\bno (?:point|reason) (?:in |to )?(?:living|live)"
             r"|\b(?:going to|gonna) jump\b|\bsuicide note|\bcan'?t go on\b"
         ),
@@ -181,6 +203,7 @@ class Alert:
     detail: str
     score: float
     by_cue: bool = False
+    sure: bool = True  # above the interrupt threshold or a cue: the turn is about this alone
 
 
 @dataclass(frozen=True)
@@ -207,6 +230,7 @@ class Triage:
         self.config = config
         self.model: _Model | None = None
         self.threshold = 0.5
+        self.interrupt_threshold = 0.9
         self.metrics: dict[str, Any] = {}
 
     # -- scoring -------------------------------------------------------------------------
@@ -239,12 +263,15 @@ class Triage:
             return None
         row = self.probabilities([text], None if features is None else features[None])[0]
         score = float(self.scores(row[None])[0])
+        found = cue(text)
         if score >= self.threshold:
+            # The crisis line also gives the emergency number, so a crisis that is a third
+            # of the alert (or named in so many words) gets it.
             alerting = [(p, k) for p, k in zip(row, self.kinds, strict=True) if outcome(k) != NONE]
             crisis = sum(p for p, k in alerting if k == CRISIS)
-            detail = CRISIS if crisis >= score - crisis else max(alerting)[1]
-            return Alert(outcome(detail), detail, score)
-        found = cue(text)
+            detail = found or (CRISIS if crisis >= score / 3 else max(alerting)[1])
+            sure = found is not None or score >= self.interrupt_threshold
+            return Alert(outcome(detail), detail, score, sure=sure)
         if found is not None:
             return Alert(outcome(found), found, score, by_cue=True)
         return None
@@ -262,12 +289,14 @@ class Triage:
         alerting = np.array([outcome(k) != NONE for k in kinds])
         cued = np.array([cue(t) is not None for t in texts])
         self.threshold, chosen = choose_threshold(held, alerting, cued)
+        self.interrupt_threshold, sure = choose_interrupt(held, alerting, self.threshold)
         self.metrics = {
             "examples": len(texts),
             "alerting": int(alerting.sum()),
             "validation": f"stratified {FOLDS}-fold out-of-fold predictions",
             "miss_cost": MISS_COST,
             **chosen,
+            "interrupt": sure,
             "seconds": round(time.perf_counter() - started, 2),
         }
         return self.metrics
@@ -302,6 +331,7 @@ class Triage:
             "format": FORMAT_VERSION,
             "kinds": model.intents,
             "threshold": self.threshold,
+            "interrupt_threshold": self.interrupt_threshold,
             "config": asdict(self.config),
             "metrics": self.metrics,
         }
@@ -319,6 +349,7 @@ class Triage:
             list(meta["kinds"]), features, weights["w_dense"], w_sparse, weights["bias"]
         )
         self.threshold = float(meta["threshold"])
+        self.interrupt_threshold = float(meta["interrupt_threshold"])
         self.metrics = dict(meta.get("metrics") or {})
 
 
@@ -339,28 +370,47 @@ def choose_threshold(
                 "false_alarm_rate": float(fired[~alerting].mean()),
             }
         )
-    best = min(rows, key=lambda r: (r["cost"], -r["threshold"]))
+    best = min(rows, key=lambda r: (r["cost"], r["threshold"]))  # a tie: the safer, lower one
     return best["threshold"], best
 
 
-def _fingerprint(path: Path) -> str:
-    code = Path(__file__).read_bytes()
-    return hashlib.sha256(code + path.read_bytes() + str(FORMAT_VERSION).encode()).hexdigest()
+def choose_interrupt(
+    held: np.ndarray, alerting: np.ndarray, floor: float
+) -> tuple[float, dict[str, float]]:
+    """The lowest grid threshold (not under ``floor``) whose out-of-fold false-alarm rate is
+    at most ``SURE_FALSE_ALARMS``, with the share of emergencies that are sure there."""
+    ordinary = ~alerting
+    for t in THRESHOLD_GRID:
+        rate = float((held[ordinary] >= t).mean()) if ordinary.any() else 0.0
+        if t >= floor and rate <= SURE_FALSE_ALARMS:
+            sure = float((held[alerting] >= t).mean()) if alerting.any() else 0.0
+            return float(t), {"threshold": float(t), "false_alarm_rate": rate, "sure": sure}
+    top = float(THRESHOLD_GRID[-1])
+    return top, {"threshold": top, "false_alarm_rate": float((held[ordinary] >= top).mean())}
 
 
-def prepare_triage(embedder: Embedder, model_dir: Path, data: Path = DATA) -> Triage:
+def _fingerprint(*paths: Path | None) -> str:
+    digest = hashlib.sha256(Path(__file__).read_bytes() + str(FORMAT_VERSION).encode())
+    for path in paths:
+        digest.update(path.read_bytes() if path else b"-")
+    return digest.hexdigest()
+
+
+def prepare_triage(
+    embedder: Embedder, model_dir: Path, data: Path = DATA, nlu: Path | None = NLU_DATA
+) -> Triage:
     """The saved detector if it was trained on this data by this code, else train and save."""
     triage = Triage(embedder)
     directory = model_dir / "triage"
     stamp = directory / "fingerprint.json"
-    fingerprint = _fingerprint(data)
+    fingerprint = _fingerprint(data, nlu)
     if stamp.exists() and json.loads(stamp.read_text()).get("sha256") == fingerprint:
         try:
             triage.load(directory)
             return triage
         except (OSError, ValueError, KeyError) as error:
             log.warning("retraining triage: the saved model does not load (%s)", error)
-    metrics = triage.train(load_examples(data))
+    metrics = triage.train(training_examples(data, nlu))
     log.info(
         "trained triage in %.1f s: threshold %.2f, out-of-fold recall %.3f, false alarms %.3f",
         metrics["seconds"],

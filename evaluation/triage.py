@@ -2,7 +2,8 @@
 
     python -m evaluation.triage [--heldout evaluation/data/triage_heldout.yml]
 
-Trains the detector on bot/data/triage.yml exactly as the server does (threshold from
+Trains the detector on bot/data/triage.yml (and bot/data/nlu.yml's examples, all ordinary)
+exactly as the server does (threshold from
 out-of-fold predictions on that data), then prints the validation figures it chose the
 threshold by, and the held-out figures: recall over emergencies and crises, the false-alarm
 rate over ordinary messages, the confusion of outcomes, each kind's figure, and the misses
@@ -20,7 +21,16 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from bot.triage import CRISIS, DATA, EMERGENCY, NONE, Triage, load_examples, outcome
+from bot.triage import (
+    CRISIS,
+    DATA,
+    EMERGENCY,
+    NONE,
+    Triage,
+    load_examples,
+    outcome,
+    training_examples,
+)
 from knowledge.embedder import load_embedder
 
 HELDOUT = Path(__file__).with_name("data") / "triage_heldout.yml"
@@ -36,12 +46,17 @@ def main() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     embedder = load_embedder()
     triage = Triage(embedder)
-    metrics = triage.train(load_examples(args.train))
+    metrics = triage.train(training_examples(args.train))
     print(f"training: {metrics['examples']} examples ({metrics['alerting']} alerting)")
     print(
         f"validation ({metrics['validation']}): threshold {triage.threshold:.2f}, "
         f"recall {metrics['recall']:.2%}, false alarms {metrics['false_alarm_rate']:.2%} "
         f"(trained in {metrics['seconds']:.1f} s)"
+    )
+    sure = metrics["interrupt"]
+    print(
+        f"  interrupt threshold {triage.interrupt_threshold:.2f}: false alarms "
+        f"{sure['false_alarm_rate']:.2%}, emergencies and crises sure {sure.get('sure', 0):.2%}"
     )
 
     examples = load_examples(args.heldout)
@@ -60,6 +75,12 @@ def main() -> None:
     right_line = sum(1 for g, s in zip(gold, said, strict=True) if g != NONE and s == g)
     print(f"right line (911 or 988) {right_line}/{n_alerting}")
     print(f"by the backstop cues: {sum(1 for a in alerts if a and a.by_cue)}")
+    sure_hits = sum(1 for a, x in zip(alerting, alerts, strict=True) if a and x and x.sure)
+    sure_false = sum(1 for a, x in zip(alerting, alerts, strict=True) if not a and x and x.sure)
+    print(
+        f"sure (the turn interrupted): {sure_hits}/{n_alerting} emergencies and crises, "
+        f"{sure_false}/{n_ordinary} = {sure_false / n_ordinary:.2%} of ordinary messages"
+    )
 
     pairs = Counter(zip(gold, said, strict=True))
     print("\nconfusion (rows: truth, columns: detector)")

@@ -408,3 +408,13 @@ def test_a_split_keeps_a_label_with_its_link() -> None:
         for part in (head, rest):
             assert not part.rstrip().removesuffix(sms.MORE_HINT).rstrip().endswith("More:")
             assert not part.lstrip().startswith("https://"), (filler, part[:80])
+
+
+def test_a_resident_in_danger_gets_the_emergency_number_first_by_sms(client: TestClient) -> None:
+    sender = phone()
+    post(client, sender, "there is a pothole on Elm Street")  # a report under way
+    root = post(client, sender, "my dad has collapsed and he isnt breathing")
+    first = next(root.iter("Message")).text or ""
+    assert first.startswith("If someone is in danger right now, call 911.")
+    assert "kept your report" in said(root)
+    assert "911" not in said(post(client, phone(), "the street light on Elm Street is out"))

@@ -563,3 +563,14 @@ def test_a_start_deep_link_starts_the_matching_flow(
         assert conversation is not None
         form = (conversation.state or {}).get("form") or {}
     assert form.get("service_code") == "pothole", bot_api.sent(chat)[-1].text
+
+
+def test_a_crisis_gets_the_crisis_line_first_on_telegram(
+    client: TestClient, bot_api: FakeTelegram
+) -> None:
+    chat = new_chat()
+    post(client, text_update(chat, "i cant take it anymore, i want to end my life"))
+    first, *rest = said(bot_api, chat)
+    assert first.startswith("If you or someone you know is thinking of ending their life")
+    assert "988" in first and "911" in first
+    assert rest and "member of staff" in rest[0]

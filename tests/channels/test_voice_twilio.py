@@ -24,6 +24,7 @@ from evaluation.provider_fakes import FakeTwilio, twilio_signature
 from tests.channels.channel_helpers import TWILIO_FROM, TWILIO_SID, TWILIO_TOKEN, app_for
 from tests.channels.voice_helpers import call_sid, caller_number, voice_form
 from voice.call import (
+    EMERGENCY_TRANSFER,
     GOODBYE_SILENT,
     HANDOFF_CALL_AGAIN,
     HANDOFF_TRANSFER,
@@ -393,3 +394,40 @@ def test_withheld_callers_never_share_a_conversation(client: TestClient) -> None
         keys = set(session.scalars(select(Conversation.sender_key)))
     assert runtime.hasher("voice:+8656696") not in keys
     assert {runtime.hasher(f"voice:call:{c.sid}") for c in calls} <= keys
+
+
+# -- a caller in danger ----------------------------------------------------------------------
+def test_a_caller_in_danger_hears_the_number_first_and_the_call_goes_on(
+    client: TestClient,
+) -> None:
+    call = Call(client)
+    twiml = call.answer("theres smoke pouring out of the flat downstairs")
+    assert twiml.find("Gather") is not None and twiml.find("Hangup") is None
+    speech = call.state()["last_speech"]
+    assert speech.startswith("If someone is in danger right now, please hang up and call 9 1 1")
+
+
+def test_a_caller_in_danger_is_put_through_to_the_emergency_transfer_number(
+    runtime: Runtime,
+) -> None:
+    with twilio_app(
+        runtime, voice_operator_number="+15005550100", voice_emergency_number="+15005550111"
+    ) as client:
+        call = Call(client)
+        twiml = call.answer("my husband has collapsed on the floor and is not breathing")
+        assert twiml.findtext("Dial") == "+15005550111"
+        assert plays(call, f"If someone is in danger right now, call 9 1 1. {EMERGENCY_TRANSFER}")
+        operator = Call(client).answer("operator")
+        assert operator.findtext("Dial") == "+15005550100"  # an ordinary handoff: the operator
+
+
+def test_after_a_stream_emergency_the_call_is_dialled_to_the_emergency_number(
+    runtime: Runtime,
+) -> None:
+    with twilio_app(
+        runtime, voice_operator_number="+15005550100", voice_emergency_number="+15005550111"
+    ) as client:
+        sid = call_sid()
+        voice_twilio._remember_transfer(client.app.state.runtime, sid, emergency=True)
+        ended = post(client, f"{VOICE}/stream-end", voice_form(sid, caller_number()))
+        assert ElementTree.fromstring(ended.text).findtext("Dial") == "+15005550111"

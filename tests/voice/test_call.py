@@ -21,6 +21,7 @@ from channels.voice_line import VoiceLine
 from tests.channels.voice_helpers import caller_number, phone_turn, voice_line
 from voice.asr import Grammar
 from voice.call import (
+    EMERGENCY_TRANSFER,
     GOODBYE_SILENT,
     HANDOFF_BY_SMS,
     HANDOFF_CALL_AGAIN,
@@ -459,3 +460,36 @@ def _file_by_text(runtime: Runtime, caller: str) -> str:
         reply = runtime.assistant.handle(message)
     assert reply is not None and reply.filed_reference, reply
     return reply.filed_reference
+
+
+# -- a caller in danger ----------------------------------------------------------------------
+def alert_reply() -> BotReply:
+    first = BotMessage(
+        "If someone is in danger right now, call 911.",
+        "If someone is in danger right now, please hang up and call 9 1 1 now.",
+    )
+    return BotReply(
+        (first, BotMessage("I have told our staff.", choices=("Talk to a person",))),
+        alert="emergency",
+    )
+
+
+def test_an_alert_is_said_first_and_the_call_goes_on_without_a_transfer_number() -> None:
+    session, _ = session_with(alert_reply())
+    session.start()
+    turn = session.hear("my neighbour collapsed")
+    assert turn.speech.startswith(
+        "If someone is in danger right now, please hang up and call 9 1 1"
+    )
+    assert not (turn.hangup or turn.handoff or turn.emergency)
+    assert "Press 1 for Talk to a person" in turn.speech
+
+
+def test_an_alert_puts_the_caller_through_where_a_transfer_number_is_set() -> None:
+    assistant = ScriptedAssistant([alert_reply()])
+    session = CallSession(assistant, greeting="Hello.", can_transfer_emergency=True)
+    session.start()
+    turn = session.hear("my neighbour collapsed")
+    assert turn.speech == f"If someone is in danger right now, call 9 1 1. {EMERGENCY_TRANSFER}"
+    assert turn.handoff and turn.emergency and not turn.hangup
+    assert session.state.ended

@@ -423,3 +423,34 @@ def test_dashboard_charts(console: Callable[[str], Console], runtime: Runtime) -
     assert "Requests by status" in page and "Containment" in page
     assert re.search(r"<text[^>]*>ask_question</text>", page)
     assert "Top unanswered questions" in page
+
+
+def test_an_emergency_comes_first_in_the_inbox_and_on_the_dashboard(
+    console: Callable[[str], Console], runtime: Runtime
+) -> None:
+    agent = console("agent")
+    ask(agent.client, "I want to talk to a person")  # an ordinary handoff, older
+    resident = f"web-{uuid.uuid4().hex}"
+    reply = ask(agent.client, "there are flames coming out of my neighbours kitchen", resident)
+    assert reply["alert"] == "emergency" and reply["handoff"] is False
+    with runtime.db.sessions() as session:
+        handoff = session.scalars(select(Handoff).where(Handoff.reply_address == resident)).one()
+        conversation = session.get(Conversation, handoff.conversation_id)
+        assert conversation.alert == "emergency" and conversation.alert_at is not None
+        assert conversation.status == "bot"  # the resident can go on talking to the bot
+    assert handoff.alert == "emergency" and handoff.reason.startswith("triage: emergency")
+    inbox = agent.get("/staff/handoffs").text
+    rows = re.findall(r'href="/staff/handoffs/(\d+)"', inbox)
+    assert rows[0] == str(handoff.id)  # first, before older ordinary handoffs
+    assert 'class="badge alert">Emergency' in inbox
+    assert (
+        "gave the resident\n  the emergency number first"
+        in agent.get(f"/staff/handoffs/{handoff.id}").text
+    )
+    ask(agent.client, "I want to talk to a person", resident)
+    with runtime.db.sessions() as session:  # asking for a person keeps the one handoff
+        assert (
+            len(session.scalars(select(Handoff).where(Handoff.reply_address == resident)).all())
+            == 1
+        )
+    assert re.search(r'id="alerts">[1-9]\d*<', agent.get("/staff").text)

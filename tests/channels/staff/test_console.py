@@ -429,7 +429,8 @@ def test_an_emergency_comes_first_in_the_inbox_and_on_the_dashboard(
     console: Callable[[str], Console], runtime: Runtime
 ) -> None:
     agent = console("agent")
-    ask(agent.client, "I want to talk to a person")  # an ordinary handoff, older
+    waiting = f"web-{uuid.uuid4().hex}"
+    ask(agent.client, "I want to talk to a person", waiting)  # an ordinary handoff, older
     resident = f"web-{uuid.uuid4().hex}"
     reply = ask(agent.client, "there are flames coming out of my neighbours kitchen", resident)
     assert reply["alert"] == "emergency" and reply["handoff"] is False
@@ -441,7 +442,9 @@ def test_an_emergency_comes_first_in_the_inbox_and_on_the_dashboard(
     assert handoff.alert == "emergency" and handoff.reason.startswith("triage: emergency")
     inbox = agent.get("/staff/handoffs").text
     rows = re.findall(r'href="/staff/handoffs/(\d+)"', inbox)
-    assert rows[0] == str(handoff.id)  # first, before older ordinary handoffs
+    with runtime.db.sessions() as session:
+        older = session.scalars(select(Handoff).where(Handoff.reply_address == waiting)).one()
+    assert rows.index(str(handoff.id)) < rows.index(str(older.id))  # before older ordinary ones
     assert 'class="badge alert">Emergency' in inbox
     assert (
         "gave the resident\n  the emergency number first"

@@ -1,7 +1,7 @@
 """Triage alerts: a conversation's emergency or crisis flag, and the handoff it put first.
 
-Revision ID: 0004_triage_alerts
-Revises: 0003_staff
+Revision ID: 0006_triage_alerts
+Revises: 0005_sign_in_failures
 """
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0004_triage_alerts"
-down_revision = "0003_staff"
+revision = "0006_triage_alerts"
+down_revision = "0005_sign_in_failures"
 branch_labels = None
 depends_on = None
 

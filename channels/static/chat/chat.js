@@ -315,15 +315,26 @@
       });
       if (!response.ok) return;
       for (const notice of await response.json()) {
+        const options = { notice: true, author: notice.author, parts: notice.parts };
+        const restored = restoredStaff.get(notice.text);
+        if (restored) {
+          // Already shown from the transcript: the notice only says who sent it.
+          restoredStaff.delete(notice.text);
+          restored.className = "message bot" + (notice.author ? " staff" : " notice");
+          restored.querySelector(".who").textContent = whoSaid("bot", options);
+          continue;
+        }
         // Scroll to it only for a resident at the end of the page, not one reading back.
         const atEnd = window.innerHeight + window.scrollY >= root.scrollHeight - 80;
-        const item = say("bot", notice.text, { notice: true, author: notice.author, parts: notice.parts });
+        const item = say("bot", notice.text, options);
         if (atEnd) reveal(item);
       }
     } catch (_) { /* offline: try again later */ }
   }
 
   // -- a reloaded page shows the conversation so far ----------------------------------
+  // Staff turns restored from the transcript, by text: their notice may still be on its way.
+  const restoredStaff = new Map();
   async function restoreTranscript() {
     try {
       const response = await fetch(TRANSCRIPT, {
@@ -334,7 +345,8 @@
       if (!response.ok) return;
       for (const turn of await response.json()) {
         const staff = turn.who === "staff" ? { author: "Staff" } : {};
-        say(turn.who === "you" ? "you" : "bot", turn.text, { parts: turn.parts, ...staff });
+        const item = say(turn.who === "you" ? "you" : "bot", turn.text, { parts: turn.parts, ...staff });
+        if (turn.who === "staff") restoredStaff.set(turn.text, item);
       }
     } catch (_) { /* offline: start afresh */ }
   }

@@ -120,7 +120,9 @@ class Assistant:
     def _handle(self, message: InboundMessage, sender_key: str) -> Reply:
         prepared = self.interpreter.prepare(message)
         with self.db.transaction() as session:
-            done = session.get(ProcessedMessage, (message.channel, message.message_id))
+            done = session.get(
+                ProcessedMessage, (message.channel, sender_key, message.message_id)
+            )
             if done is not None:
                 return Reply.model_validate(done.reply)
             now = self.clock()
@@ -176,6 +178,7 @@ class Assistant:
                     ),
                     ProcessedMessage(
                         channel=message.channel,
+                        sender_key=sender_key,
                         message_id=message.message_id,
                         reply=reply.model_dump(mode="json"),
                         created_at=now,

@@ -48,7 +48,7 @@ from bot.contract import InboundMessage, Reply
 from bot.replies import CITY
 from bot.runtime import Runtime
 from bot.settings import Settings
-from bot.storage.channel_state import ChannelReceipt, ChannelSession, OptOut
+from bot.storage.channel_state import ChannelReceipt, ChannelSession, OptOut, prove
 from bot.storage.models import Notice
 from channels.deps import get_runtime
 from channels.rate_limit import SLOW_DOWN, RateLimiter
@@ -268,19 +268,26 @@ def record_status(runtime: Runtime, fields: dict[str, str]) -> None:
 # -- one message in, the TwiML out ---------------------------------------------------------
 def answer(runtime: Runtime, limiter: RateLimiter, sms: TwilioSms) -> str:
     """What to answer a message; the same TwiML again for a MessageSid already answered."""
+    receipt = (CHANNEL, runtime.hasher(f"{CHANNEL}:{sms.From}"), sms.MessageSid)
     with runtime.db.sessions() as session:
-        seen = session.get(ChannelReceipt, (CHANNEL, sms.MessageSid))
+        seen = session.get(ChannelReceipt, receipt)
         if seen is not None:
             return seen.response or twiml(None)
+    prove(runtime.db, CHANNEL, runtime.hasher(sms.From))  # the number texted us
     response = twiml(_respond(runtime, limiter, sms))
     try:
         with runtime.db.transaction() as session:
             session.add(
-                ChannelReceipt(channel=CHANNEL, message_id=sms.MessageSid, response=response)
+                ChannelReceipt(
+                    channel=CHANNEL,
+                    sender_key=receipt[1],
+                    message_id=sms.MessageSid,
+                    response=response,
+                )
             )
     except IntegrityError:  # the same message, answered meanwhile by another worker
         with runtime.db.sessions() as session:
-            seen = session.get(ChannelReceipt, (CHANNEL, sms.MessageSid))
+            seen = session.get(ChannelReceipt, receipt)
             return (seen.response if seen else None) or response
     return response
 

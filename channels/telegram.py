@@ -55,7 +55,7 @@ from bot.assistant import InputTooLong
 from bot.contract import InboundMessage, Location, OutboundMessage, Reply
 from bot.runtime import Runtime
 from bot.settings import Settings
-from bot.storage.channel_state import ChannelReceipt, OptOut
+from bot.storage.channel_state import ChannelReceipt, OptOut, prove
 from channels import outage
 from channels.deps import get_runtime
 from channels.rate_limit import SLOW_DOWN, RateLimiter
@@ -427,6 +427,8 @@ class TelegramChannel:
         if runtime is None:
             raise RuntimeError("the assistant is still starting")
         await asyncio.to_thread(_reachable, runtime, chat.id)
+        # The chat wrote to the bot (a webhook with our secret, or polling): notices may go to it.
+        await asyncio.to_thread(prove, runtime.db, CHANNEL, runtime.hasher(str(chat.id)))
         message = InboundMessage(
             channel=CHANNEL,
             sender=str(chat.id),
@@ -475,7 +477,7 @@ class TelegramChannel:
         runtime = self._runtime()
         assert runtime is not None
         key = f"{chat_id}:{part}"
-        if not await asyncio.to_thread(_claim, runtime, key):
+        if not await asyncio.to_thread(_claim, runtime, chat_id, key):
             send.close()
             return True
         try:
@@ -485,23 +487,27 @@ class TelegramChannel:
             await asyncio.to_thread(_unreachable, runtime, chat_id)
             return False
         except BaseException:
-            await asyncio.to_thread(_release, runtime, key)
+            await asyncio.to_thread(_release, runtime, chat_id, key)
             raise
         return True
 
 
-def _claim(runtime: Runtime, key: str) -> bool:
+def _claim(runtime: Runtime, chat_id: int, key: str) -> bool:
     try:
         with runtime.db.transaction() as session:
-            session.add(ChannelReceipt(channel=CHANNEL, message_id=key[:200]))
+            sender_key = runtime.hasher(f"{CHANNEL}:{chat_id}")
+            session.add(
+                ChannelReceipt(channel=CHANNEL, sender_key=sender_key, message_id=key[:200])
+            )
     except IntegrityError:
         return False
     return True
 
 
-def _release(runtime: Runtime, key: str) -> None:
+def _release(runtime: Runtime, chat_id: int, key: str) -> None:
     with runtime.db.transaction() as session:
-        receipt = session.get(ChannelReceipt, (CHANNEL, key[:200]))
+        sender_key = runtime.hasher(f"{CHANNEL}:{chat_id}")
+        receipt = session.get(ChannelReceipt, (CHANNEL, sender_key, key[:200]))
         if receipt is not None:
             session.delete(receipt)
 

@@ -55,7 +55,7 @@ from twilio.twiml.voice_response import Connect, Gather, VoiceResponse
 
 from bot.runtime import Runtime
 from bot.settings import Settings
-from bot.storage.channel_state import CallOutcome, ChannelReceipt, ChannelSession
+from bot.storage.channel_state import CallOutcome, ChannelReceipt, ChannelSession, prove
 from channels.deps import get_runtime
 from channels.rate_limit import RateLimiter
 from channels.sms import verified_form
@@ -164,6 +164,8 @@ async def incoming_call(request: Request) -> Response:
     settings: Settings = request.app.state.settings
     limiter: RateLimiter = request.app.state.rate_limiter
     caller = caller_id(call.From, call.CallSid)
+    if caller.startswith("+"):  # the number called us (Twilio signed it): SMS notices may go to it
+        await run_in_threadpool(prove, runtime.db, CHANNEL, runtime.hasher(caller))
     if not limiter.hit(CHANNEL, caller).allowed:
         response = VoiceResponse()
         response.say(TOO_MANY_CALLS, language=LANGUAGE)
@@ -210,14 +212,15 @@ def _gather_step(app: Any, runtime: Runtime, call: TwilioCall, step: int, base: 
     """One step of a <Gather> call: the TwiML for it, the same again if it was answered."""
     receipt = f"{call.CallSid}:{step}"
     key = _call_key(runtime, call.CallSid)
+    caller = caller_id(call.From, call.CallSid)
+    caller_key = runtime.hasher(f"{CHANNEL}:{caller}")
     with runtime.db.sessions() as session:
-        seen = session.get(ChannelReceipt, (CHANNEL, receipt))
+        seen = session.get(ChannelReceipt, (CHANNEL, caller_key, receipt))
         if seen is not None and seen.response:
             return seen.response
         row = session.get(ChannelSession, (CALL_STATE, key))
         stored = row.pending[0] if row is not None and row.pending else None
     line = line_for(app)
-    caller = caller_id(call.From, call.CallSid)
     if step == 0 or stored is None:
         if step == 0:
             _forget_old_calls(runtime)
@@ -238,7 +241,11 @@ def _gather_step(app: Any, runtime: Runtime, call: TwilioCall, step: int, base: 
     finished = turn.hangup or turn.handoff
     try:
         with runtime.db.transaction() as db:
-            db.add(ChannelReceipt(channel=CHANNEL, message_id=receipt, response=body))
+            db.add(
+                ChannelReceipt(
+                    channel=CHANNEL, sender_key=caller_key, message_id=receipt, response=body
+                )
+            )
             row = db.get(ChannelSession, (CALL_STATE, key))
             if finished:
                 if row is not None:
@@ -251,7 +258,7 @@ def _gather_step(app: Any, runtime: Runtime, call: TwilioCall, step: int, base: 
                 row.updated_at = datetime.now(UTC)
     except IntegrityError:  # the same step, answered meanwhile by another worker
         with runtime.db.sessions() as db:
-            seen = db.get(ChannelReceipt, (CHANNEL, receipt))
+            seen = db.get(ChannelReceipt, (CHANNEL, caller_key, receipt))
             return (seen.response if seen else None) or body
     return body
 

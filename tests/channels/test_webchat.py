@@ -211,7 +211,12 @@ def test_notice_appears_on_the_page(page: Page, server: str, runtime: Runtime) -
     # The page asks for notices as it loads: let that ask finish first, or it can take the
     # notice delivered below and the reloaded page would find none.
     page.goto(f"{server}/chat", wait_until="networkidle")
-    sender = page.evaluate("localStorage.getItem('hotline.sender')")
+    assert page.evaluate("localStorage.getItem('hotline.sender')") is None  # nothing to steal
+    assert "hotline_chat" not in page.evaluate("document.cookie")  # HttpOnly
+    sender = page.evaluate(
+        "fetch('/api/v1/notices', {method: 'POST', headers: {'Content-Type': "
+        "'application/json'}, body: '{}'}).then(r => r.headers.get('X-Hotline-Sender'))"
+    )
     assert sender and sender.startswith("web-")
     with runtime.db.transaction() as session:
         request = ServiceRequest(service_code="pothole", channel="web", reply_address=sender)

@@ -33,6 +33,7 @@ GLOBAL_CONFIDENCE = 0.5  # control intents outside a form
 FORM_GLOBAL_CONFIDENCE = 0.8  # inside a form, free text is usually an answer to our question
 DIGRESSION_CONFIDENCE = 0.6
 LOCK_STRIPES = 256
+MAX_ID_DIGITS = 18  # ids fit a signed 64-bit integer, in every database
 MENU = [
     Choice(title="Report a problem", payload=payload("report_problem")),
     Choice(title="Check a report", payload=payload("check_status")),
@@ -44,6 +45,13 @@ class InputTooLong(ValueError):
     def __init__(self, limit: int) -> None:
         super().__init__(f"text is longer than the limit of {limit} characters")
         self.limit = limit
+
+
+def article_id(argument: str | None) -> int | None:
+    """An article id from a payload ("/details:12"); None for anything a table cannot hold."""
+    if argument and argument.isascii() and argument.isdigit() and len(argument) <= MAX_ID_DIGITS:
+        return int(argument)
+    return None
 
 
 def aware(moment: datetime) -> datetime:
@@ -224,12 +232,13 @@ class Assistant:
         strong = u.confidence >= (FORM_GLOBAL_CONFIDENCE if form else GLOBAL_CONFIDENCE)
         if strong and (control := self._control(ctx, u)) is not None:
             return control
-        if u.intent == "article" and u.argument:
+        if u.intent in ("article", "details"):
+            article = article_id(u.argument)
+            if article is None:  # a payload no button of ours carries
+                ctx.outcome = "not_understood"
+                return self._resume([OutboundMessage(text=replies.NOT_UNDERSTOOD)], ctx, u)
             ctx.outcome = "answered"
-            return self._resume([self.answerer.article_message(int(u.argument))], ctx, u)
-        if u.intent == "details" and u.argument:
-            ctx.outcome = "answered"
-            message = self.answerer.article_message(int(u.argument), detailed=True)
+            message = self.answerer.article_message(article, detailed=u.intent == "details")
             return self._resume([message], ctx, u)
         if state.awaiting == "status_phone" and u.entity("phone"):
             return self._status(ctx, u, state.pending_reference)

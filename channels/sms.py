@@ -47,11 +47,12 @@ from twilio.twiml.messaging_response import MessagingResponse
 from bot.contract import InboundMessage, Reply
 from bot.replies import CITY
 from bot.runtime import Runtime
-from bot.settings import Settings
+from bot.settings import Settings, secret_text
 from bot.storage.channel_state import ChannelReceipt, ChannelSession, OptOut, prove
 from bot.storage.models import Notice
 from channels.deps import get_runtime
 from channels.rate_limit import SLOW_DOWN, RateLimiter
+from channels.request_limits import MAX_FORM_FIELDS
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["sms"])
@@ -202,15 +203,16 @@ def signed_url(request: Request, settings: Settings) -> str:
 async def verified_form(request: Request) -> dict[str, str]:
     """The webhook's form fields, once the signature proves they come from Twilio."""
     settings: Settings = request.app.state.settings
-    if settings.twilio_auth_token is None:
+    auth_token = secret_text(settings.twilio_auth_token)
+    if auth_token is None:
         raise HTTPException(404, "SMS is not configured on this server")
     signature = request.headers.get(SIGNATURE_HEADER)
     if not signature:
         raise HTTPException(403, "missing X-Twilio-Signature")
-    form = await request.form()
+    form = await request.form(max_files=0, max_fields=MAX_FORM_FIELDS)
     if any(not isinstance(value, str) for _, value in form.multi_items()):
         raise HTTPException(400, "unexpected file upload")
-    validator = RequestValidator(settings.twilio_auth_token.get_secret_value())
+    validator = RequestValidator(auth_token)
     algorithm = get_signature_algorithm(request.headers.get(SIGNATURE_SETTINGS_HEADER))
     if not validator.validate(signed_url(request, settings), form, signature, algorithm):
         raise HTTPException(403, "bad Twilio signature")

@@ -54,7 +54,7 @@ from starlette.websockets import WebSocketState
 from twilio.twiml.voice_response import Connect, Gather, VoiceResponse
 
 from bot.runtime import Runtime
-from bot.settings import Settings
+from bot.settings import Settings, secret_text
 from bot.storage.channel_state import CallOutcome, ChannelReceipt, ChannelSession, prove
 from channels.deps import get_runtime
 from channels.rate_limit import RateLimiter
@@ -139,7 +139,7 @@ class TwilioGather(TwilioCall):
 
 async def _call_form(request: Request, model: type[TwilioCall]) -> Any:
     settings: Settings = request.app.state.settings
-    if settings.twilio_auth_token is None:
+    if secret_text(settings.twilio_auth_token) is None:
         raise HTTPException(404, "the phone line is not configured on this server")
     fields = await verified_form(request)
     try:
@@ -535,30 +535,73 @@ def _remember_transfer(runtime: Runtime, call_sid: str) -> None:
 
 @router.websocket("/webhooks/twilio/media")
 async def media_stream(websocket: WebSocket) -> None:
-    settings: Settings = websocket.app.state.settings
-    if settings.twilio_auth_token is None:
+    """One call's stream. Until ``start`` proves it is ours, a socket gets
+    ``voice_stream_start_seconds``; after, any ``voice_stream_idle_seconds`` without a frame
+    ends it (Twilio sends media every 20 ms). At most ``voice_max_streams`` are open per
+    process; every frame after ``start`` must carry that start's streamSid."""
+    app = websocket.app
+    settings: Settings = app.state.settings
+    if secret_text(settings.twilio_auth_token) is None:
         await websocket.close(code=1008)  # before accepting: the handshake gets a 403
         return
-    await websocket.accept()
+    open_streams: int = getattr(app.state, "open_streams", 0)
+    if open_streams >= settings.voice_max_streams:
+        log.warning("media stream refused: %d streams already open", open_streams)
+        await websocket.close(code=1013)  # before accepting: the handshake gets a 403
+        return
+    app.state.open_streams = open_streams + 1
+    try:
+        await websocket.accept()
+        await _stream(websocket, settings)
+    finally:
+        app.state.open_streams -= 1
+
+
+async def _stream(websocket: WebSocket, settings: Settings) -> None:
     call: StreamCall | None = None
+    stream_sid = ""
+    loop = asyncio.get_running_loop()
+    start_by = loop.time() + settings.voice_stream_start_seconds
     try:
         while True:
-            received = await websocket.receive()
+            wait = (
+                max(0.0, start_by - loop.time())
+                if call is None
+                else settings.voice_stream_idle_seconds
+            )
+            try:
+                received = await asyncio.wait_for(websocket.receive(), timeout=wait)
+            except TimeoutError as exc:
+                what = (
+                    f"no start within {settings.voice_stream_start_seconds:g} s"
+                    if call is None
+                    else f"no frame for {wait:g} s"
+                )
+                raise StreamRefused(1008, what) from exc
             if received["type"] == "websocket.disconnect":
                 break
             if received.get("text") is None:
                 raise StreamRefused(1003, "Twilio sends text messages only")
             message = parse_stream_message(received["text"])
-            if isinstance(message, Stop):
-                break
+            if message is None or isinstance(message, Connected):
+                continue
             if isinstance(message, Start):
                 if call is not None:
                     raise StreamRefused(1008, "a second start")
+                if message.streamSid and message.streamSid != message.start.streamSid:
+                    raise StreamRefused(1008, "start names two streams")
                 call = await _start_call(websocket, message.start)
-            elif isinstance(message, Media | Mark | Dtmf):
-                if call is None:
-                    raise StreamRefused(1008, f"{message.event} before start")
-                await _deliver(call, message)
+                stream_sid = message.start.streamSid
+                continue
+            if call is None:
+                if isinstance(message, Stop):
+                    break
+                raise StreamRefused(1008, f"{message.event} before start")
+            if not hmac.compare_digest(message.streamSid.encode(), stream_sid.encode()):
+                raise StreamRefused(1008, f"a {message.event} frame for another stream")
+            if isinstance(message, Stop):
+                break
+            await _deliver(call, message)
     except StreamRefused as refused:
         log.warning("media stream refused: %s", refused.reason)
         if websocket.application_state == WebSocketState.CONNECTED:

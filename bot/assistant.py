@@ -128,9 +128,7 @@ class Assistant:
     def _handle(self, message: InboundMessage, sender_key: str) -> Reply:
         prepared = self.interpreter.prepare(message)
         with self.db.transaction() as session:
-            done = session.get(
-                ProcessedMessage, (message.channel, sender_key, message.message_id)
-            )
+            done = session.get(ProcessedMessage, (message.channel, sender_key, message.message_id))
             if done is not None:
                 return Reply.model_validate(done.reply)
             now = self.clock()

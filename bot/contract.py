@@ -29,6 +29,8 @@ def no_surrogates(value: str | None) -> str | None:
     if value is not None and _SURROGATE.search(value):
         raise ValueError("contains a lone UTF-16 surrogate, which is not text")
     return value
+
+
 DTMF_KEYS = re.compile(r"^[0-9*#]{1,32}$")
 
 

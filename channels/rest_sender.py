@@ -124,13 +124,9 @@ def speaker(
     if channel is None and len(key.channels) == 1:
         channel = key.channels[0]
     if channel is None:
-        raise HTTPException(
-            422, f"name the channel: this key speaks for {', '.join(key.channels)}"
-        )
+        raise HTTPException(422, f"name the channel: this key speaks for {', '.join(key.channels)}")
     if not key.allows(channel):
-        raise HTTPException(
-            403, f"this key may not speak for the {channel[:32]!r} channel"
-        )
+        raise HTTPException(403, f"this key may not speak for the {channel[:32]!r} channel")
     if not sender:
         raise HTTPException(422, "an integration names the sender it speaks for")
     return Speaker(channel, sender, key.name)

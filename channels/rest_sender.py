@@ -79,7 +79,6 @@ def web_sender(request: Request, response: Response, runtime: Runtime) -> str:
         secure=secure,
         # Over https the chat also works inside the widget's frame on the city's own sites.
         samesite="none" if secure else "lax",
-        partitioned=secure,
     )
     sender = "web-" + runtime.hasher(f"web-session:{session_id}")[:40]
     response.headers[SENDER_HEADER] = sender

@@ -15,7 +15,7 @@ from telegram import Bot
 
 from bot import service_requests
 from bot.runtime import Runtime
-from bot.storage.channel_state import OptOut
+from bot.storage.channel_state import OptOut, prove
 from bot.storage.db import Database
 from bot.storage.models import Notice, ServiceRequest
 from channels.outbound import (
@@ -31,6 +31,7 @@ from tests.channels.channel_helpers import (
     TWILIO_FROM,
     TWILIO_SID,
     TWILIO_TOKEN,
+    WebResident,
     app_for,
     channel_settings,
     twilio_settings,
@@ -38,8 +39,13 @@ from tests.channels.channel_helpers import (
 from tests.databases import NEEDS_POSTGRES, fresh_database_url
 
 
-def notice_for(runtime: Runtime, channel: str, address: str | None) -> int:
-    """A filed request on ``channel`` and the notice its status change creates."""
+def notice_for(runtime: Runtime, channel: str, address: str | None, *, proven: bool = True) -> int:
+    """A filed request on ``channel`` and the notice its status change creates.
+
+    ``proven``: the address wrote (or called) on its channel first, as a real resident's has.
+    """
+    if proven and address and channel != "web":
+        prove(runtime.db, channel, runtime.hasher(address))
     with runtime.db.transaction() as session:
         request = ServiceRequest(
             service_code="pothole",
@@ -66,18 +72,20 @@ def deliver(runtime: Runtime, senders: dict) -> dict[int, str]:
 
 
 def test_web_notice_waits_for_the_page_and_is_handed_out_once(runtime: Runtime) -> None:
-    sender = "web-" + uuid.uuid4().hex
-    notice_id = notice_for(runtime, "web", sender)
-    assert deliver(runtime, {"web": WebNoticeSender()})[notice_id] == "sent"
     client = TestClient(app_for(runtime))
-    assert client.post("/api/v1/notices", json={"sender": "web-" + uuid.uuid4().hex}).json() == []
-    [notice] = client.post("/api/v1/notices", json={"channel": "web", "sender": sender}).json()
+    resident, stranger = WebResident(client), WebResident(client)
+    assert resident.notices() == [] and resident.sender
+    notice_id = notice_for(runtime, "web", resident.sender)
+    assert deliver(runtime, {"web": WebNoticeSender()})[notice_id] == "sent"
+    # Another browser naming the resident in every field of the body gets nothing.
+    stolen = stranger.post("/api/v1/notices", {"channel": "web", "sender": resident.sender})
+    assert stolen.status_code == 200 and stolen.json() == []
+    [notice] = resident.notices()
     assert notice["id"] == notice_id and "accepted" in notice["text"]
     assert notice["author"] is None  # automatic: the page labels it as an update
     assert "".join(p["text"] for p in notice["parts"]) == notice["text"]
-    assert client.post("/api/v1/notices", json={"sender": sender}).json() == []
+    assert resident.notices() == []
     assert stored(runtime, notice_id).status == "delivered"
-    assert client.post("/api/v1/notices", json={"sender": "short"}).status_code == 422
 
 
 def test_unconfigured_channel_leaves_the_notice_pending(runtime: Runtime) -> None:

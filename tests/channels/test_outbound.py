@@ -25,7 +25,7 @@ from channels.outbound import (
     build_senders,
     deliver_pending,
 )
-from evaluation.provider_fakes import FakeTelegram, FakeTwilio
+from evaluation.provider_fakes import FakeTelegram, FakeTwilio, twilio_signature, twilio_sms_form
 from tests.channels.channel_helpers import (
     TELEGRAM_TOKEN,
     TWILIO_FROM,
@@ -250,3 +250,36 @@ def test_two_instances_on_postgresql_send_each_notice_once(
         finally:
             for instance in instances:
                 instance.db.engine.dispose()
+
+
+def test_the_city_messages_only_addresses_their_channel_proved(
+    runtime: Runtime, bot_api: FakeTelegram
+) -> None:
+    """Reports filed in someone else's name (an integration naming any number or chat) make
+    the city message no one; once that number texts in (a signed webhook), notices reach it."""
+    number, chat = "+1555" + str(uuid.uuid4().int)[:7], str(10**9 + uuid.uuid4().int % 10**9)
+    unproven_sms = notice_for(runtime, "sms", number, proven=False)
+    unproven_chat = notice_for(runtime, "telegram", chat, proven=False)
+    unproven_caller = notice_for(runtime, "voice", number, proven=False)
+    with FakeTwilio(TWILIO_SID, TWILIO_TOKEN) as twilio:
+        settings = twilio_settings(runtime, twilio.url)
+        senders = {**build_senders(settings), "telegram": telegram_sender(bot_api)}
+        outcomes = deliver(runtime, senders)
+        assert [outcomes[i] for i in (unproven_sms, unproven_chat, unproven_caller)] == [
+            "failed"
+        ] * 3
+        assert [m for m in twilio.messages if m["To"] == number] == []
+        assert bot_api.sent(int(chat)) == []
+        assert "never reached us on sms" in (stored(runtime, unproven_sms).error or "")
+        client = TestClient(
+            app_for(runtime, twilio_account_sid=TWILIO_SID, twilio_auth_token=TWILIO_TOKEN)
+        )
+        form = twilio_sms_form(number, "hello", TWILIO_SID)
+        url = "http://testserver/webhooks/twilio/sms"
+        signed = {"X-Twilio-Signature": twilio_signature(TWILIO_TOKEN, url, form)}
+        assert client.post("/webhooks/twilio/sms", data=form, headers=signed).status_code == 200
+        texted = notice_for(runtime, "sms", number, proven=False)
+        called = notice_for(runtime, "voice", number, proven=False)  # texting is not calling
+        outcomes = deliver(runtime, senders)
+        assert (outcomes[texted], outcomes[called]) == ("sent", "failed")
+        assert [m["To"] for m in twilio.messages if m["To"] == number] == [number]

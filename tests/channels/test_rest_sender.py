@@ -6,6 +6,7 @@ and drove that resident's conversation; the reply cache answered another sender'
 
 from __future__ import annotations
 
+import re
 import uuid
 
 import pytest
@@ -206,3 +207,49 @@ def test_keys_refuse_the_web_channel_and_bad_names(runtime: Runtime) -> None:
         for channels in (["web"], ["app", "web"], [], ["Bad Name"], ["x" * 33]):
             with pytest.raises(integrations.IntegrationKeyError):
                 integrations.create_key(session, f"k-{uuid.uuid4().hex}", channels, "tests")
+
+
+def test_a_typed_phone_number_is_for_a_call_back_once_confirmed(
+    app: FastAPI, runtime: Runtime
+) -> None:
+    """A number typed into a report is shown back, kept only once the resident says yes, and
+    never becomes an address the city texts: notices stay on the resident's own channel."""
+    from bot import service_requests
+    from bot.storage.models import Notice
+
+    typed = "+1 415 555 01" + str(uuid.uuid4().int)[:2]
+    digits = re.sub(r"\D", "", typed)
+
+    def fill(resident: WebResident) -> dict:
+        resident.say("there is a deep pothole outside 12 Elm Street that burst my tyre")
+        asked = resident.say("Call me")
+        assert "phone number" in asked["messages"][0]["text"].lower()
+        summary = resident.say(typed)
+        assert digits[-4:] in summary["messages"][0]["text"]  # shown back to be confirmed
+        return summary
+
+    changed_mind = WebResident(TestClient(app))
+    fill(changed_mind)
+    changed_mind.say("cancel")
+    with runtime.db.sessions() as session:
+        assert (
+            session.scalars(
+                select(ServiceRequest).where(
+                    ServiceRequest.contact_phone_hash == runtime.hasher(typed)
+                )
+            ).all()
+            == []
+        )
+    resident = WebResident(TestClient(app))
+    fill(resident)
+    reference = resident.say("yes")["filed_reference"]
+    assert reference
+    with runtime.db.transaction() as session:
+        request = service_requests.find(session, reference)
+        assert request is not None and request.fields["contact_phone"]  # for the call back
+        assert (request.channel, request.reply_address) == ("web", resident.sender)
+        notice = service_requests.change_status(session, request, "acknowledged", "staff")
+        assert notice is not None and (notice.channel, notice.address) == ("web", resident.sender)
+    with runtime.db.sessions() as session:
+        addresses = [n.address or "" for n in session.scalars(select(Notice)).all()]
+    assert not any(digits[-7:] in re.sub(r"\D", "", a) for a in addresses)

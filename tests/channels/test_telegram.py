@@ -563,3 +563,41 @@ def test_a_start_deep_link_starts_the_matching_flow(
         assert conversation is not None
         form = (conversation.state or {}).get("form") or {}
     assert form.get("service_code") == "pothole", bot_api.sent(chat)[-1].text
+
+
+def test_a_chat_that_wrote_to_the_bot_gets_notices_and_no_other(
+    client: TestClient, bot_api: FakeTelegram, runtime: Runtime
+) -> None:
+    import asyncio
+
+    from bot import service_requests
+    from bot.storage.models import ServiceRequest
+    from channels.outbound import app_senders, deliver_pending
+
+    wrote, stranger = new_chat(), new_chat()
+    post(client, text_update(wrote, "hello"))
+    ids = []
+    with runtime.db.transaction() as session:
+        for chat in (wrote, stranger):
+            request = ServiceRequest(
+                service_code="pothole", channel="telegram", reply_address=str(chat)
+            )
+            service_requests.file_request(session, request, actor="test")
+            ids.append(service_requests.change_status(session, request, "acknowledged", "test").id)
+    senders = {"telegram": app_senders(client.app)["telegram"]}
+    outcomes = {o.notice_id: o.status for o in asyncio.run(deliver_pending(runtime, senders))}
+    assert (outcomes[ids[0]], outcomes[ids[1]]) == ("delivered", "failed")
+    assert bot_api.sent(stranger) == [] and "accepted" in said(bot_api, wrote)[-1]
+
+
+def test_an_update_id_is_remembered_with_its_chat(
+    client: TestClient, bot_api: FakeTelegram
+) -> None:
+    """Update ids are sequential: the same id from another chat is that chat's own update."""
+    first, second = new_chat(), new_chat()
+    update = text_update(first, "hello")
+    post(client, update)
+    other = text_update(second, "hello")
+    other["update_id"] = update["update_id"]
+    post(client, other)
+    assert len(bot_api.sent(first)) == 1 and len(bot_api.sent(second)) == 1

@@ -48,9 +48,6 @@ class IntegrationKey(Base):
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
-    def allows(self, channel: str) -> bool:
-        return channel in (self.channels or [])
-
 
 def _hash(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()

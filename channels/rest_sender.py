@@ -37,7 +37,6 @@ WEB_CHANNEL = integrations.WEB_CHANNEL
 class Speaker:
     channel: str
     sender: str
-    key_name: str | None = None  # the integration key's name, when one was used
 
 
 def _signature(runtime: Runtime, session_id: str) -> str:
@@ -95,7 +94,8 @@ def _bearer(request: Request) -> str | None:
     return token.strip()
 
 
-def _key(runtime: Runtime, token: str) -> integrations.IntegrationKey:
+def _key_channels(runtime: Runtime, token: str) -> list[str]:
+    """The channels of the live key (its last use noted), or 401."""
     with runtime.db.transaction() as session:
         key = integrations.authenticate(session, token)
         if key is None:
@@ -104,8 +104,7 @@ def _key(runtime: Runtime, token: str) -> integrations.IntegrationKey:
                 "not a live integration key",
                 headers={"WWW-Authenticate": "Bearer"},
             )
-        session.expunge(key)
-        return key
+        return list(key.channels or [])
 
 
 def speaker(
@@ -119,13 +118,13 @@ def speaker(
     token = _bearer(request)
     if token is None:
         return Speaker(WEB_CHANNEL, web_sender(request, response, runtime))
-    key = _key(runtime, token)
-    if channel is None and len(key.channels) == 1:
-        channel = key.channels[0]
+    channels = _key_channels(runtime, token)
+    if channel is None and len(channels) == 1:
+        channel = channels[0]
     if channel is None:
-        raise HTTPException(422, f"name the channel: this key speaks for {', '.join(key.channels)}")
-    if not key.allows(channel):
+        raise HTTPException(422, f"name the channel: this key speaks for {', '.join(channels)}")
+    if channel not in channels:
         raise HTTPException(403, f"this key may not speak for the {channel[:32]!r} channel")
     if not sender:
         raise HTTPException(422, "an integration names the sender it speaks for")
-    return Speaker(channel, sender, key.name)
+    return Speaker(channel, sender)

@@ -35,6 +35,8 @@ def test_admins_make_and_revoke_keys_in_the_staff_api(app: FastAPI, runtime: Run
         assert row is not None and key not in str(vars(row)) and row.key_hash != key
     resident = TestClient(app)
     assert keyed(resident, key, sender="c-1", text="hello").status_code == 200
+    [used] = [k for k in admin.get(path).json() if k["id"] == created.json()["id"]]
+    assert used["last_used_at"] is not None
     assert admin.post(f"{path}/{created.json()['id']}/revoke").status_code == 200
     assert keyed(resident, key, sender="c-1", text="hello").status_code == 401
     assert admin.post(f"{path}/{created.json()['id']}/revoke").status_code == 404

@@ -570,9 +570,11 @@ def test_a_chat_that_wrote_to_the_bot_gets_notices_and_no_other(
 ) -> None:
     import asyncio
 
+    from telegram import Bot
+
     from bot import service_requests
     from bot.storage.models import ServiceRequest
-    from channels.outbound import app_senders, deliver_pending
+    from channels.outbound import TelegramNoticeSender, deliver_pending
 
     wrote, stranger = new_chat(), new_chat()
     post(client, text_update(wrote, "hello"))
@@ -584,7 +586,8 @@ def test_a_chat_that_wrote_to_the_bot_gets_notices_and_no_other(
             )
             service_requests.file_request(session, request, actor="test")
             ids.append(service_requests.change_status(session, request, "acknowledged", "test").id)
-    senders = {"telegram": app_senders(client.app)["telegram"]}
+    bot = Bot(TELEGRAM_TOKEN, base_url=f"{bot_api.url}/bot")
+    senders = {"telegram": TelegramNoticeSender(bot)}
     outcomes = {o.notice_id: o.status for o in asyncio.run(deliver_pending(runtime, senders))}
     assert (outcomes[ids[0]], outcomes[ids[1]]) == ("delivered", "failed")
     assert bot_api.sent(stranger) == [] and "accepted" in said(bot_api, wrote)[-1]

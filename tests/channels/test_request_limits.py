@@ -208,6 +208,9 @@ HOSTILE_MESSAGES = [
 
 @pytest.mark.parametrize("body", HOSTILE_MESSAGES)
 def test_hostile_messages_get_a_clear_answer(client: TestClient, body: bytes) -> None:
+    """As older clients send them, channel and sender included (and ignored)."""
+    if body.startswith(b'{"'):
+        body = body.replace(b'{"', b'{"channel": "web", "sender": "hostile-1", "', 1)
     response = client.post(
         "/api/v1/messages", content=body, headers={"Content-Type": "application/json"}
     )

@@ -5,10 +5,10 @@
 are recreated empty, since a row without its sender cannot be told apart from another
 sender's. A delivery retried across the upgrade is answered once more, nothing else is lost.
 
-This revision also joins the three branches that grew from 0001_initial.
+This revision also joins the branches that grew from 0001_initial into one head.
 
-Revision ID: 0004_trust
-Revises: 0002_channel_state, 0002_outbox_claims, 0003_staff
+Revision ID: 0005_trust
+Revises: 0002_channel_state, 0002_outbox_claims, 0004_notice_author
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0004_trust"
-down_revision = ("0002_channel_state", "0002_outbox_claims", "0003_staff")
+revision = "0005_trust"
+down_revision = ("0002_channel_state", "0002_outbox_claims", "0004_notice_author")
 branch_labels = None
 depends_on = None
 

@@ -126,6 +126,7 @@ def test_a_staff_reply_is_signed_with_the_writer_s_first_name(
     runtime: Runtime, bot_api: FakeTelegram
 ) -> None:
     chat = 10**9 + uuid.uuid4().int % 10**9
+    prove(runtime.db, "telegram", runtime.hasher(str(chat)))  # the chat wrote to the bot
     with runtime.db.transaction() as session:
         notice = Notice(channel="telegram", address=str(chat), text="Call 311.", author="Maria")
         session.add(notice)

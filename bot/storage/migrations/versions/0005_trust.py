@@ -5,10 +5,8 @@
 are recreated empty, since a row without its sender cannot be told apart from another
 sender's. A delivery retried across the upgrade is answered once more, nothing else is lost.
 
-This revision also joins the branches that grew from 0001_initial into one head.
-
 Revision ID: 0005_trust
-Revises: 0002_channel_state, 0002_outbox_claims, 0004_notice_author
+Revises: 0004_outbox_outcome
 """
 
 from __future__ import annotations
@@ -17,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0005_trust"
-down_revision = ("0002_channel_state", "0002_outbox_claims", "0004_notice_author")
+down_revision = "0004_outbox_outcome"
 branch_labels = None
 depends_on = None
 

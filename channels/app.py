@@ -18,7 +18,7 @@ from bot.runtime import Runtime, build_runtime
 from bot.settings import Settings
 from channels import api, backoffice_webhook, open311, outage, residents, staff
 from channels.deps import NotReady
-from channels.request_limits import BodyLimit
+from channels.request_limits import BodyLimit, validation_error
 
 log = logging.getLogger(__name__)
 # How every server runs the app (`hotline serve`, the tests' uvicorn): uvicorn's own proxy
@@ -57,15 +57,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             headers={"Retry-After": "5"},
         )
 
-    @app.exception_handler(RequestValidationError)
-    async def invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        """422 with what was wrong, never the input itself: it may not even be JSON (NaN)."""
-        errors = [
-            {"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": e.get("type")}
-            for e in exc.errors()
-        ]
-        return JSONResponse({"detail": errors}, status_code=422)
-
+    app.add_exception_handler(RequestValidationError, validation_error)
     outage.install(app)  # a database outage: each channel's polite answer, 503 + Retry-After
     app.include_router(api.router)
     open311.install(app)  # Open311 GeoReport v2 at /open311/v2, discovery at /open311

@@ -136,7 +136,7 @@ def test_many_small_form_fields_are_refused(server: str, path: str) -> None:
         timeout=30,
     )
     assert response.status_code == 413  # not 403: the form was never parsed nor checked
-    assert "fields" in response.json()["detail"]
+    assert "fields" in response.text  # in the route's own error format (Open311's list)
 
 
 def test_many_multipart_parts_are_refused(server: str) -> None:

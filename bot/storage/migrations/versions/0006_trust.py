@@ -5,8 +5,8 @@
 are recreated empty, since a row without its sender cannot be told apart from another
 sender's. A delivery retried across the upgrade is answered once more, nothing else is lost.
 
-Revision ID: 0005_trust
-Revises: 0004_outbox_outcome
+Revision ID: 0006_trust
+Revises: 0005_sign_in_failures
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005_trust"
-down_revision = "0004_outbox_outcome"
+revision = "0006_trust"
+down_revision = "0005_sign_in_failures"
 branch_labels = None
 depends_on = None
 

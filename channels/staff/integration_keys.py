@@ -18,7 +18,7 @@ from bot import integrations
 from bot.integrations import IntegrationKey, IntegrationKeyError
 from bot.runtime import Runtime
 from bot.staff.roles import Permission
-from channels.deps import RuntimeDep
+from channels.deps import RowId, RuntimeDep
 from channels.staff.auth import Admin, ApiGuard, Staff
 from channels.staff.web import flash, page, redirect
 
@@ -87,9 +87,9 @@ def key_create(
 
 
 @pages.post("/staff/integrations/{key_id:int}/revoke")
-def key_revoke(request: Request, rt: RuntimeDep, staff: Admin, key_id: int) -> Response:
+def key_revoke(request: Request, rt: RuntimeDep, staff: Admin, key_id: RowId) -> Response:
     with rt.db.transaction() as session:
-        row = integrations.revoke_key(session, key_id) if key_id < 2**63 else None
+        row = integrations.revoke_key(session, key_id)
         done = f"Revoked the key {row.name}." if row else None
     flash(request, done or "No such live key.", "success" if done else "error")
     return redirect("/staff/integrations")
@@ -111,9 +111,9 @@ def api_create(rt: RuntimeDep, staff: ApiAdmin, body: NewKey) -> CreatedKey:
 
 
 @api.post("/{key_id:int}/revoke", response_model=KeyOut)
-def api_revoke(rt: RuntimeDep, staff: ApiAdmin, key_id: int) -> KeyOut:
+def api_revoke(rt: RuntimeDep, staff: ApiAdmin, key_id: RowId) -> KeyOut:
     with rt.db.transaction() as session:
-        row = integrations.revoke_key(session, key_id) if key_id < 2**63 else None
+        row = integrations.revoke_key(session, key_id)
         if row is None:
             raise HTTPException(404, "no live key with that id")
         return _out(row)

@@ -46,6 +46,7 @@ GLOBAL_CONFIDENCE = 0.5  # control intents outside a form
 FORM_GLOBAL_CONFIDENCE = 0.8  # inside a form, free text is usually an answer to our question
 DIGRESSION_CONFIDENCE = 0.6
 LOCK_STRIPES = 256
+MAX_ID_DIGITS = 18  # ids fit a signed 64-bit integer, in every database
 MENU = [
     Choice(title="Report a problem", payload=payload("report_problem")),
     Choice(title="Check a report", payload=payload("check_status")),
@@ -94,6 +95,13 @@ def with_person(messages: list[OutboundMessage], text: str | None = None) -> lis
         }
     )
     return [*messages[:-1], updated]
+
+
+def article_id(argument: str | None) -> int | None:
+    """An article id from a payload ("/details:12"); None for anything a table cannot hold."""
+    if argument and argument.isascii() and argument.isdigit() and len(argument) <= MAX_ID_DIGITS:
+        return int(argument)
+    return None
 
 
 def aware(moment: datetime) -> datetime:
@@ -193,7 +201,7 @@ class Assistant:
     def _handle(self, message: InboundMessage, sender_key: str) -> Reply:
         prepared = self.interpreter.prepare(message)
         with self.db.transaction() as session:
-            done = session.get(ProcessedMessage, (message.channel, message.message_id))
+            done = session.get(ProcessedMessage, (message.channel, sender_key, message.message_id))
             if done is not None:
                 return Reply.model_validate(done.reply)
             now = self.clock()
@@ -251,6 +259,7 @@ class Assistant:
                     ),
                     ProcessedMessage(
                         channel=message.channel,
+                        sender_key=sender_key,
                         message_id=message.message_id,
                         reply=reply.model_dump(mode="json"),
                         created_at=now,
@@ -369,12 +378,15 @@ class Assistant:
         strong = u.confidence >= (FORM_GLOBAL_CONFIDENCE if form else GLOBAL_CONFIDENCE)
         if strong and (control := self._control(ctx, u)) is not None:
             return control
-        if u.intent == "article" and u.argument:
+        if u.intent in ("article", "details"):
+            article = article_id(u.argument)
+            if article is None:  # a payload no button of ours carries
+                ctx.outcome = "not_understood"
+                return self._resume([OutboundMessage(text=replies.NOT_UNDERSTOOD)], ctx, u)
             ctx.outcome = "answered"
-            return self._resume([self._article(ctx, int(u.argument), u)], ctx, u)
-        if u.intent == "details" and u.argument:
-            ctx.outcome = "answered"
-            message = self.answerer.article_message(int(u.argument), detailed=True)
+            if u.intent == "article":
+                return self._resume([self._article(ctx, article, u)], ctx, u)
+            message = self.answerer.article_message(article, detailed=True)
             return self._resume([message], ctx, u)
         if state.awaiting == "status_phone" and u.entity("phone"):
             return self._status(ctx, u, state.pending_reference)

@@ -18,8 +18,19 @@ from pydantic import BaseModel, Field, computed_field, field_validator, model_va
 from bot.phone_links import phone_spans
 
 _CONTROL = re.compile(
-    r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]"
+    r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069"
+    r"\ud800-\udfff]"  # and lone UTF-16 surrogates (JSON's "\ud800"), which no text may hold
 )
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def no_surrogates(value: str | None) -> str | None:
+    """Refuse a lone surrogate in an identifier: it could be neither stored nor logged."""
+    if value is not None and _SURROGATE.search(value):
+        raise ValueError("contains a lone UTF-16 surrogate, which is not text")
+    return value
+
+
 DTMF_KEYS = re.compile(r"^[0-9*#]{1,32}$")
 
 
@@ -31,9 +42,14 @@ def clean_text(text: str) -> str:
 
 
 class Location(BaseModel):
-    lat: float = Field(ge=-90, le=90)
-    lon: float = Field(ge=-180, le=180)
+    lat: float = Field(ge=-90, le=90, allow_inf_nan=False)
+    lon: float = Field(ge=-180, le=180, allow_inf_nan=False)
     label: str | None = Field(default=None, max_length=200)
+
+    @field_validator("label")
+    @classmethod
+    def _label(cls, value: str | None) -> str | None:
+        return clean_text(value) or None if value is not None else None
 
 
 class InboundMessage(BaseModel):
@@ -56,6 +72,11 @@ class InboundMessage(BaseModel):
         if value is None:
             return None
         return clean_text(value) or None
+
+    @field_validator("channel", "sender", "message_id", "language")
+    @classmethod
+    def _identifier(cls, value: str | None) -> str | None:
+        return no_surrogates(value)
 
     @field_validator("dtmf")
     @classmethod

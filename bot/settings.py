@@ -6,8 +6,14 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def secret_text(secret: SecretStr | None) -> str | None:
+    """A secret's text, None when unset or blank: no check ever compares against ''."""
+    text = secret.get_secret_value() if secret is not None else ""
+    return text if text.strip() else None
 
 
 class Settings(BaseSettings):
@@ -83,6 +89,49 @@ class Settings(BaseSettings):
     voice_emergency_number: str | None = None
     voice_end_silence_ms: int = 500  # quiet that ends a caller's turn (Media Streams)
     voice_no_input_ms: int = 7000  # silence after a prompt before it is asked again
+    # Media Streams sockets (channels/voice_twilio.py): time to prove a socket is ours with
+    # `start`, quiet that ends a started stream, and open streams per process.
+    voice_stream_start_seconds: float = 10.0
+    voice_stream_idle_seconds: float = 30.0
+    voice_max_streams: int = 100
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object, info: ValidationInfo) -> object:
+        """``HOTLINE_TWILIO_AUTH_TOKEN=`` means unset, never "the empty secret"."""
+        field = cls.model_fields.get(info.field_name or "")
+        blank = isinstance(value, str) and not value.strip()
+        return None if blank and field is not None and field.default is None else value
+
+    def unset_secrets(self) -> list[tuple[bool, str]]:
+        """What each webhook refuses for want of its secret: (configured otherwise, message)."""
+        twilio = bool(self.twilio_account_sid or self.twilio_from_number)
+        office = bool(self.webhook_url) or self.backoffice == "webhook"
+        checks = [
+            (
+                self.telegram_bot_token is not None and self.telegram_secret_token is None,
+                self.telegram_bot_token is not None,
+                "the Telegram webhook refuses every update (403): "
+                "HOTLINE_TELEGRAM_SECRET_TOKEN is not set",
+            ),
+            (
+                self.twilio_auth_token is None,
+                twilio,
+                "the Twilio SMS and voice webhooks and Media Streams are off (404): "
+                "HOTLINE_TWILIO_AUTH_TOKEN is not set",
+            ),
+            (
+                self.webhook_secret is None,
+                office,
+                "the back-office status webhook is off (404): HOTLINE_WEBHOOK_SECRET is not set",
+            ),
+            (
+                self.open311_api_keys is None,
+                False,
+                "Open311 POST requests are refused: HOTLINE_OPEN311_API_KEYS is not set",
+            ),
+        ]
+        return [(configured, message) for missing, configured, message in checks if missing]
 
     @cached_property
     def db_url(self) -> str:

@@ -1,4 +1,7 @@
-"""REST API: messages in and out, public request status, health and readiness."""
+"""REST API: messages in and out, public request status, health and readiness.
+
+Who a message speaks for is decided by channels/rest_sender.py, never by its body.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +10,17 @@ import shutil
 import socket
 from datetime import datetime
 
-from fastapi import APIRouter, HTTPException, Request
-from pydantic import BaseModel
+from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from bot import service_requests
 from bot.assistant import InputTooLong
 from bot.contract import InboundMessage, Reply
 from bot.runtime import Runtime
 from channels.deps import RuntimeDep
+from channels.rate_limit import SLOW_DOWN, RateLimiter
+from channels.rest_sender import speaker
 
 router = APIRouter()
 
@@ -31,8 +37,32 @@ class PublicStatus(BaseModel):
     updated_at: datetime
 
 
+class RestMessage(InboundMessage):
+    """An ``InboundMessage`` whose channel and sender the server decides (channels/rest_sender).
+
+    Both may still be sent, so older clients keep working; without an integration key they
+    are ignored.
+    """
+
+    channel: str | None = Field(default=None, max_length=32)  # type: ignore[assignment]
+    sender: str | None = Field(default=None, max_length=200)  # type: ignore[assignment]
+
+
 @router.post("/api/v1/messages", response_model=Reply, tags=["messages"])
-def post_message(message: InboundMessage, rt: RuntimeDep) -> Reply:
+def post_message(body: RestMessage, request: Request, response: Response, rt: RuntimeDep) -> Reply:
+    """One message in, the reply out: for the web session in the cookie, or with an
+    integration key (``Authorization: Bearer hik_...``) for a sender on the key's channels."""
+    who = speaker(request, response, rt, body.channel, body.sender)
+    limiter: RateLimiter = request.app.state.rate_limiter
+    decision = limiter.hit(who.channel, who.sender)
+    if not decision.allowed:
+        raise HTTPException(429, SLOW_DOWN, headers={"Retry-After": str(decision.retry_after)})
+    try:
+        message = InboundMessage.model_validate(
+            {**body.model_dump(), "channel": who.channel, "sender": who.sender}
+        )
+    except ValidationError as exc:
+        raise RequestValidationError(exc.errors(include_input=False)) from exc
     try:
         return rt.assistant.handle(message)
     except InputTooLong as exc:

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
@@ -17,9 +18,9 @@ from bot.runtime import Runtime, build_runtime
 from bot.settings import Settings
 from channels import api, backoffice_webhook, open311, outage, residents, staff
 from channels.deps import NotReady
+from channels.request_limits import BodyLimit, validation_error
 
 log = logging.getLogger(__name__)
-MAX_BODY_BYTES = 1_000_000
 # How every server runs the app (`hotline serve`, the tests' uvicorn): uvicorn's own proxy
 # headers are off, since it would believe X-Forwarded-For from 127.0.0.1 by default; the app
 # believes them from HOTLINE_TRUSTED_PROXIES only.
@@ -32,6 +33,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        for configured, message in settings.unset_secrets():
+            log.log(logging.WARNING if configured else logging.INFO, message)
         if app.state.runtime is None:
             threading.Thread(target=_build, args=(app, settings), daemon=True).start()
         stop_dispatch = backoffice.start_in_background(
@@ -54,21 +57,14 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             headers={"Retry-After": "5"},
         )
 
-    @app.middleware("http")
-    async def limit_body(request: Request, call_next):
-        length = request.headers.get("content-length")
-        if length and length.isdigit() and int(length) > MAX_BODY_BYTES:
-            return JSONResponse(
-                {"detail": f"body larger than {MAX_BODY_BYTES} bytes"}, status_code=413
-            )
-        return await call_next(request)
-
+    app.add_exception_handler(RequestValidationError, validation_error)
     outage.install(app)  # a database outage: each channel's polite answer, 503 + Retry-After
     app.include_router(api.router)
     open311.install(app)  # Open311 GeoReport v2 at /open311/v2, discovery at /open311
     app.include_router(backoffice_webhook.router)  # status pushed by a webhook back office
     residents.install(app)  # Telegram, SMS, web chat, notices, rate limits
     staff.install(app)  # staff console /staff and staff API /api/v1/staff
+    app.add_middleware(BodyLimit)  # before anything reads the body
     if settings.trusted_proxies.strip():  # outermost: every layer sees the real client
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     return app

@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field, ValidationError
 from bot.backoffice import webhook
 from bot.backoffice.status_sync import apply_pushed
 from bot.service_requests import STATUSES
+from bot.settings import secret_text
 from channels.deps import RuntimeDep
 
 router = APIRouter(tags=["backoffice"])
@@ -27,12 +28,12 @@ class StatusPush(BaseModel):
 
 @router.post("/webhooks/backoffice/status")
 async def status_pushed(request: Request, rt: RuntimeDep) -> dict[str, bool]:
-    secret = rt.settings.webhook_secret
+    secret = secret_text(rt.settings.webhook_secret)
     if secret is None:
         raise HTTPException(404, "no webhook back office is configured")
     body = await request.body()
     if not webhook.verify(
-        secret.get_secret_value().encode(),
+        secret.encode(),
         request.headers.get(webhook.TIMESTAMP_HEADER),
         request.headers.get(webhook.SIGNATURE_HEADER),
         body,

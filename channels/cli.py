@@ -19,7 +19,7 @@ from channels import call_console, dispatch_cli
 app = typer.Typer(help="City hotline assistant.", no_args_is_help=True)
 kb_app = typer.Typer(help="Import and export knowledge articles.", no_args_is_help=True)
 app.add_typer(kb_app, name="kb")
-staff_app = typer.Typer(help="Staff console accounts.", no_args_is_help=True)
+staff_app = typer.Typer(help="Staff console accounts and integration keys.", no_args_is_help=True)
 app.add_typer(staff_app, name="staff")
 dispatch_cli.register(app)  # hotline dispatch, hotline outbox list|retry
 call_console.register(app)  # hotline call FILE.wav ...: the phone line without a phone
@@ -94,7 +94,10 @@ def render(reply: Reply) -> str:
 
 @app.command()
 def chat(
-    url: Annotated[str | None, typer.Option(help="Talk to a running server instead.")] = None,
+    url: Annotated[
+        str | None,
+        typer.Option(help="Talk to a running server instead (as a web chat session)."),
+    ] = None,
     sender: Annotated[str, typer.Option(help="Who you are in the conversation.")] = "",
 ) -> None:
     """Chat with the assistant in the terminal (type a number to pick a choice)."""
@@ -102,12 +105,10 @@ def chat(
     if url:
         import httpx
 
-        client = httpx.Client(base_url=url, timeout=30)
+        client = httpx.Client(base_url=url, timeout=30)  # keeps the session cookie
 
         def send(text: str) -> Reply:
-            response = client.post(
-                "/api/v1/messages", json={"channel": "console", "sender": sender, "text": text}
-            )
+            response = client.post("/api/v1/messages", json={"text": text})
             response.raise_for_status()
             return Reply.model_validate(response.json())
     else:
@@ -215,6 +216,13 @@ def test_conversations(
     in_place: Annotated[
         bool, typer.Option(help="In process on the real data dir, not a scratch copy.")
     ] = False,
+    api_key: Annotated[
+        str | None,
+        typer.Option(
+            envvar="HOTLINE_API_KEY",
+            help="With --url: an integration key for the conversations' channels.",
+        ),
+    ] = None,
 ) -> None:
     """Play conversation tests (ours or Rasa test stories); exit 1 if any fails."""
     from evaluation import suite_run
@@ -228,6 +236,7 @@ def test_conversations(
         workers=workers,
         action_map=action_map,
         in_place=in_place,
+        api_key=api_key,
     )
     raise typer.Exit(code)
 
@@ -345,3 +354,23 @@ def staff_add(
         typer.echo(f"not created: {exc}", err=True)
         raise typer.Exit(1) from exc
     typer.echo(f"created the {role} account {created}; sign in at /staff")
+
+
+@staff_app.command("key")
+def staff_key(
+    name: Annotated[str, typer.Argument(help="Who uses the key (the city's app, a QA runner).")],
+    channel: Annotated[
+        list[str], typer.Option(help="A channel the key may speak for (repeat for more).")
+    ],
+) -> None:
+    """Create an integration key for POST /api/v1/messages (printed once; revoke in /staff)."""
+    from bot.integrations import IntegrationKeyError
+    from channels.staff.commands import add_integration_key
+
+    try:
+        scope, secret = add_integration_key(Settings(), name, channel)
+    except IntegrationKeyError as exc:
+        typer.echo(f"not created: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(f"integration key {name!r} for {scope} (shown once, keep it secret):")
+    typer.echo(secret)

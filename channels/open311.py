@@ -24,10 +24,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.exception_handlers import (
-    http_exception_handler,
-    request_validation_exception_handler,
-)
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field, ValidationError, field_validator
@@ -41,6 +38,7 @@ from bot.catalogue import ServiceField, ServiceType
 from bot.runtime import Runtime
 from bot.storage.models import ServiceRequest
 from channels.deps import RuntimeDep
+from channels.request_limits import validation_error
 
 router = APIRouter(prefix="/open311/v2", tags=["open311"])
 discovery_router = APIRouter(prefix="/open311", tags=["open311"])
@@ -704,5 +702,5 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> Response:
         if not request.url.path.startswith("/open311/"):
-            return await request_validation_exception_handler(request, exc)
+            return await validation_error(request, exc)
         return error(_fmt_of(request.url.path), 400, "the request's parameters are not valid")

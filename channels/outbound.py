@@ -7,6 +7,12 @@ or ``failed`` with the error. A channel with no configured sender leaves its not
 ``pending`` (they go out once it is configured). A number that said STOP gets nothing.
 Phone callers get their notices by SMS, to the number they called from.
 
+A notice goes only to an address its channel has proven (``proven_addresses``): a Telegram
+chat that wrote to the bot, a number that texted us (``sms``) or called us (``voice``). A
+report filed in someone else's name (an integration naming any number) makes the city
+message no one: its notices fail with the reason. Web notices wait for the browser that
+holds the session cookie, which is its own proof.
+
 A notice is claimed before it is sent (``pending`` -> ``sending``, compare-and-set), so two
 app instances never send the same notice; one left ``sending`` by a crash is retried after
 ``STALE_CLAIM``. Transient errors (network, 5xx) leave it pending for the next round until
@@ -22,9 +28,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 from sqlalchemy import and_, or_, select, update
 from twilio.base.exceptions import TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
@@ -34,9 +40,10 @@ from bot.assistant import aware
 from bot.contract import TextPart, text_parts
 from bot.runtime import Runtime
 from bot.settings import Settings
-from bot.storage.channel_state import OptOut
+from bot.storage.channel_state import OptOut, is_proven
 from bot.storage.models import Notice
 from channels.deps import RuntimeDep
+from channels.rest_sender import WEB_CHANNEL, web_sender
 from channels.sms import plain
 
 log = logging.getLogger(__name__)
@@ -44,7 +51,11 @@ router = APIRouter(tags=["notices"])
 
 STALE_CLAIM = timedelta(minutes=10)
 GIVE_UP_AFTER = timedelta(days=1)
-WEB_CHANNELS = ("web",)
+WEB_CHANNELS = (WEB_CHANNEL,)
+NOT_PROVEN = (
+    "the address never reached us on {channel} (no message or call came from it), "
+    "so nothing is sent to it"
+)
 VOICE_CHANNEL = "voice"  # channels.voice_line.CHANNEL; its notices go out by SMS
 
 
@@ -258,6 +269,11 @@ def _record(runtime: Runtime, notice_id: int, **values: Any) -> None:
         session.execute(update(Notice).where(Notice.id == notice_id).values(**values))
 
 
+def _proven(runtime: Runtime, channel: str, address: str) -> bool:
+    with runtime.db.sessions() as session:
+        return is_proven(session, channel, runtime.hasher(address))
+
+
 def _opted_out(runtime: Runtime, channel: str, address: str) -> bool:
     with runtime.db.sessions() as session:
         return session.get(OptOut, (channel, runtime.hasher(address))) is not None
@@ -276,6 +292,10 @@ async def _deliver(
         error = "no address to send to"
     elif await asyncio.to_thread(_opted_out, runtime, sender.channel, address):
         error = "the resident opted out (STOP)"
+    elif channel not in WEB_CHANNELS and not await asyncio.to_thread(
+        _proven, runtime, channel, address
+    ):
+        error = NOT_PROVEN.format(channel=channel)
     if error:
         await asyncio.to_thread(_record, runtime, notice_id, status="failed", error=error)
         return Outcome(notice_id, "failed", error)
@@ -334,13 +354,6 @@ def app_senders(app: Any) -> dict[str, NoticeSender]:
 
 
 # -- web chat pickup -----------------------------------------------------------------------
-class NoticeFetch(BaseModel):
-    """Who asks: the web chat's own random sender id, which only that browser knows."""
-
-    channel: str = Field(default="web", pattern=r"^[a-z0-9_]+$", max_length=32)
-    sender: str = Field(min_length=8, max_length=200)
-
-
 class WebNotice(BaseModel):
     """A notice as the page shows it: ``author`` (a staff reply's writer) labels it apart."""
 
@@ -352,14 +365,14 @@ class WebNotice(BaseModel):
 
 
 @router.post("/api/v1/notices", response_model=list[WebNotice])
-async def fetch_notices(body: NoticeFetch, rt: RuntimeDep) -> list[WebNotice]:
-    """The web chat's notices, each handed out once and then marked delivered.
+async def fetch_notices(request: Request, response: Response, rt: RuntimeDep) -> list[WebNotice]:
+    """The notices of the web session in the cookie, each handed out once, then delivered.
 
-    POST, not GET: the sender id is a bearer secret and must not land in access logs.
+    Whatever the body says is ignored: only the session cookie says whose notices these are.
+    POST with a JSON content type, like the messages it goes with (channels/rest_sender).
     """
-    if body.channel not in WEB_CHANNELS:
-        return []
-    return await run_in_threadpool(_pickup, rt, body.channel, body.sender)
+    sender = await run_in_threadpool(web_sender, request, response, rt)
+    return await run_in_threadpool(_pickup, rt, WEB_CHANNEL, sender)
 
 
 def _pickup(runtime: Runtime, channel: str, sender: str) -> list[WebNotice]:

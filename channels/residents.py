@@ -1,7 +1,7 @@
 """The residents' channels on the app: Telegram, SMS, phone, web chat, notices, rate limits.
 
-``install(app)`` is the one call ``create_app`` makes: it mounts the routes, the REST rate
-limit, and (for as long as the app runs) the loop that delivers pending notices.
+``install(app)`` is the one call ``create_app`` makes: it mounts the routes, the rate
+limiter, and (for as long as the app runs) the loop that delivers pending notices.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from fastapi import APIRouter, FastAPI
 
 from bot.settings import Settings
 from channels import outbound, sms, telegram, voice_twilio, webchat
-from channels.rate_limit import RateLimiter, RestRateLimit
+from channels.rate_limit import RateLimiter
 from channels.tasks import cancel
 
 
@@ -41,5 +41,4 @@ for module in (telegram, sms, voice_twilio, webchat, outbound):
 def install(app: FastAPI) -> None:
     settings: Settings = app.state.settings
     app.state.rate_limiter = RateLimiter(settings.rate_limit_sender, settings.rate_limit_channel)
-    app.add_middleware(RestRateLimit, limiter=app.state.rate_limiter)
     app.include_router(router)

@@ -47,11 +47,12 @@ from twilio.twiml.messaging_response import MessagingResponse
 from bot.contract import InboundMessage, Reply
 from bot.replies import CITY
 from bot.runtime import Runtime
-from bot.settings import Settings
-from bot.storage.channel_state import ChannelReceipt, ChannelSession, OptOut
+from bot.settings import Settings, secret_text
+from bot.storage.channel_state import ChannelReceipt, ChannelSession, OptOut, prove
 from bot.storage.models import Notice
 from channels.deps import get_runtime
 from channels.rate_limit import SLOW_DOWN, RateLimiter
+from channels.request_limits import MAX_FORM_FIELDS
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["sms"])
@@ -202,15 +203,16 @@ def signed_url(request: Request, settings: Settings) -> str:
 async def verified_form(request: Request) -> dict[str, str]:
     """The webhook's form fields, once the signature proves they come from Twilio."""
     settings: Settings = request.app.state.settings
-    if settings.twilio_auth_token is None:
+    auth_token = secret_text(settings.twilio_auth_token)
+    if auth_token is None:
         raise HTTPException(404, "SMS is not configured on this server")
     signature = request.headers.get(SIGNATURE_HEADER)
     if not signature:
         raise HTTPException(403, "missing X-Twilio-Signature")
-    form = await request.form()
+    form = await request.form(max_files=0, max_fields=MAX_FORM_FIELDS)
     if any(not isinstance(value, str) for _, value in form.multi_items()):
         raise HTTPException(400, "unexpected file upload")
-    validator = RequestValidator(settings.twilio_auth_token.get_secret_value())
+    validator = RequestValidator(auth_token)
     algorithm = get_signature_algorithm(request.headers.get(SIGNATURE_SETTINGS_HEADER))
     if not validator.validate(signed_url(request, settings), form, signature, algorithm):
         raise HTTPException(403, "bad Twilio signature")
@@ -268,19 +270,26 @@ def record_status(runtime: Runtime, fields: dict[str, str]) -> None:
 # -- one message in, the TwiML out ---------------------------------------------------------
 def answer(runtime: Runtime, limiter: RateLimiter, sms: TwilioSms) -> str:
     """What to answer a message; the same TwiML again for a MessageSid already answered."""
+    receipt = (CHANNEL, runtime.hasher(f"{CHANNEL}:{sms.From}"), sms.MessageSid)
     with runtime.db.sessions() as session:
-        seen = session.get(ChannelReceipt, (CHANNEL, sms.MessageSid))
+        seen = session.get(ChannelReceipt, receipt)
         if seen is not None:
             return seen.response or twiml(None)
+    prove(runtime.db, CHANNEL, runtime.hasher(sms.From))  # the number texted us
     response = twiml(_respond(runtime, limiter, sms))
     try:
         with runtime.db.transaction() as session:
             session.add(
-                ChannelReceipt(channel=CHANNEL, message_id=sms.MessageSid, response=response)
+                ChannelReceipt(
+                    channel=CHANNEL,
+                    sender_key=receipt[1],
+                    message_id=sms.MessageSid,
+                    response=response,
+                )
             )
     except IntegrityError:  # the same message, answered meanwhile by another worker
         with runtime.db.sessions() as session:
-            seen = session.get(ChannelReceipt, (CHANNEL, sms.MessageSid))
+            seen = session.get(ChannelReceipt, receipt)
             return (seen.response if seen else None) or response
     return response
 

@@ -54,11 +54,12 @@ from bot import replies
 from bot.assistant import InputTooLong
 from bot.contract import InboundMessage, Location, OutboundMessage, Reply
 from bot.runtime import Runtime
-from bot.settings import Settings
-from bot.storage.channel_state import ChannelReceipt, OptOut
+from bot.settings import Settings, secret_text
+from bot.storage.channel_state import ChannelReceipt, OptOut, prove
 from channels import outage
 from channels.deps import get_runtime
 from channels.rate_limit import SLOW_DOWN, RateLimiter
+from channels.request_limits import strict_json
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["telegram"])
@@ -427,6 +428,8 @@ class TelegramChannel:
         if runtime is None:
             raise RuntimeError("the assistant is still starting")
         await asyncio.to_thread(_reachable, runtime, chat.id)
+        # The chat wrote to the bot (a webhook with our secret, or polling): notices may go to it.
+        await asyncio.to_thread(prove, runtime.db, CHANNEL, runtime.hasher(str(chat.id)))
         message = InboundMessage(
             channel=CHANNEL,
             sender=str(chat.id),
@@ -475,7 +478,7 @@ class TelegramChannel:
         runtime = self._runtime()
         assert runtime is not None
         key = f"{chat_id}:{part}"
-        if not await asyncio.to_thread(_claim, runtime, key):
+        if not await asyncio.to_thread(_claim, runtime, chat_id, key):
             send.close()
             return True
         try:
@@ -485,23 +488,27 @@ class TelegramChannel:
             await asyncio.to_thread(_unreachable, runtime, chat_id)
             return False
         except BaseException:
-            await asyncio.to_thread(_release, runtime, key)
+            await asyncio.to_thread(_release, runtime, chat_id, key)
             raise
         return True
 
 
-def _claim(runtime: Runtime, key: str) -> bool:
+def _claim(runtime: Runtime, chat_id: int, key: str) -> bool:
     try:
         with runtime.db.transaction() as session:
-            session.add(ChannelReceipt(channel=CHANNEL, message_id=key[:200]))
+            sender_key = runtime.hasher(f"{CHANNEL}:{chat_id}")
+            session.add(
+                ChannelReceipt(channel=CHANNEL, sender_key=sender_key, message_id=key[:200])
+            )
     except IntegrityError:
         return False
     return True
 
 
-def _release(runtime: Runtime, key: str) -> None:
+def _release(runtime: Runtime, chat_id: int, key: str) -> None:
     with runtime.db.transaction() as session:
-        receipt = session.get(ChannelReceipt, (CHANNEL, key[:200]))
+        sender_key = runtime.hasher(f"{CHANNEL}:{chat_id}")
+        receipt = session.get(ChannelReceipt, (CHANNEL, sender_key, key[:200]))
         if receipt is not None:
             session.delete(receipt)
 
@@ -551,18 +558,19 @@ async def telegram_webhook(request: Request) -> dict[str, bool]:
     settings: Settings = request.app.state.settings
     if settings.telegram_bot_token is None:
         raise HTTPException(404, "Telegram is not configured on this server")
-    if settings.telegram_secret_token is None:
+    secret = secret_text(settings.telegram_secret_token)
+    if secret is None:
         raise HTTPException(
             403, "Telegram webhook refused: HOTLINE_TELEGRAM_SECRET_TOKEN is not set"
         )
     given = request.headers.get(SECRET_HEADER, "").encode()
-    if not hmac.compare_digest(given, settings.telegram_secret_token.get_secret_value().encode()):
+    if not hmac.compare_digest(given, secret.encode()):
         raise HTTPException(403, "bad or missing secret token")
     get_runtime(request)  # 503 while the assistant is starting, before anything is read
     try:
-        data = await request.json()
+        data = strict_json(await request.body())
     except ValueError as exc:
-        raise HTTPException(400, "the body is not JSON") from exc
+        raise HTTPException(400, f"the body is not usable JSON: {exc}") from exc
     if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
         raise HTTPException(400, "not a Telegram Update: no integer update_id")
     channel = channel_for(request.app)

@@ -57,8 +57,8 @@ from starlette.websockets import WebSocketState
 from twilio.twiml.voice_response import Connect, Gather, VoiceResponse
 
 from bot.runtime import Runtime
-from bot.settings import Settings
-from bot.storage.channel_state import CallOutcome, ChannelReceipt, ChannelSession
+from bot.settings import Settings, secret_text
+from bot.storage.channel_state import CallOutcome, ChannelReceipt, ChannelSession, prove
 from channels.deps import get_runtime
 from channels.rate_limit import RateLimiter
 from channels.sms import verified_form
@@ -143,7 +143,7 @@ class TwilioGather(TwilioCall):
 
 async def _call_form(request: Request, model: type[TwilioCall]) -> Any:
     settings: Settings = request.app.state.settings
-    if settings.twilio_auth_token is None:
+    if secret_text(settings.twilio_auth_token) is None:
         raise HTTPException(404, "the phone line is not configured on this server")
     fields = await verified_form(request)
     try:
@@ -168,6 +168,8 @@ async def incoming_call(request: Request) -> Response:
     settings: Settings = request.app.state.settings
     limiter: RateLimiter = request.app.state.rate_limiter
     caller = caller_id(call.From, call.CallSid)
+    if caller.startswith("+"):  # the number called us (Twilio signed it): SMS notices may go to it
+        await run_in_threadpool(prove, runtime.db, CHANNEL, runtime.hasher(caller))
     if not limiter.hit(CHANNEL, caller).allowed:
         response = VoiceResponse()
         response.say(TOO_MANY_CALLS, language=LANGUAGE)
@@ -214,14 +216,15 @@ def _gather_step(app: Any, runtime: Runtime, call: TwilioCall, step: int, base: 
     """One step of a <Gather> call: the TwiML for it, the same again if it was answered."""
     receipt = f"{call.CallSid}:{step}"
     key = _call_key(runtime, call.CallSid)
+    caller = caller_id(call.From, call.CallSid)
+    caller_key = runtime.hasher(f"{CHANNEL}:{caller}")
     with runtime.db.sessions() as session:
-        seen = session.get(ChannelReceipt, (CHANNEL, receipt))
+        seen = session.get(ChannelReceipt, (CHANNEL, caller_key, receipt))
         if seen is not None and seen.response:
             return seen.response
         row = session.get(ChannelSession, (CALL_STATE, key))
         stored = row.pending[0] if row is not None and row.pending else None
     line = line_for(app)
-    caller = caller_id(call.From, call.CallSid)
     if step == 0 or stored is None:
         if step == 0:
             _forget_old_calls(runtime)
@@ -242,7 +245,11 @@ def _gather_step(app: Any, runtime: Runtime, call: TwilioCall, step: int, base: 
     finished = turn.hangup or turn.handoff
     try:
         with runtime.db.transaction() as db:
-            db.add(ChannelReceipt(channel=CHANNEL, message_id=receipt, response=body))
+            db.add(
+                ChannelReceipt(
+                    channel=CHANNEL, sender_key=caller_key, message_id=receipt, response=body
+                )
+            )
             row = db.get(ChannelSession, (CALL_STATE, key))
             if finished:
                 if row is not None:
@@ -255,7 +262,7 @@ def _gather_step(app: Any, runtime: Runtime, call: TwilioCall, step: int, base: 
                 row.updated_at = datetime.now(UTC)
     except IntegrityError:  # the same step, answered meanwhile by another worker
         with runtime.db.sessions() as db:
-            seen = db.get(ChannelReceipt, (CHANNEL, receipt))
+            seen = db.get(ChannelReceipt, (CHANNEL, caller_key, receipt))
             return (seen.response if seen else None) or body
     return body
 
@@ -535,30 +542,73 @@ def _remember_transfer(runtime: Runtime, call_sid: str, emergency: bool = False)
 
 @router.websocket("/webhooks/twilio/media")
 async def media_stream(websocket: WebSocket) -> None:
-    settings: Settings = websocket.app.state.settings
-    if settings.twilio_auth_token is None:
+    """One call's stream. Until ``start`` proves it is ours, a socket gets
+    ``voice_stream_start_seconds``; after, any ``voice_stream_idle_seconds`` without a frame
+    ends it (Twilio sends media every 20 ms). At most ``voice_max_streams`` are open per
+    process; every frame after ``start`` must carry that start's streamSid."""
+    app = websocket.app
+    settings: Settings = app.state.settings
+    if secret_text(settings.twilio_auth_token) is None:
         await websocket.close(code=1008)  # before accepting: the handshake gets a 403
         return
-    await websocket.accept()
+    open_streams: int = getattr(app.state, "open_streams", 0)
+    if open_streams >= settings.voice_max_streams:
+        log.warning("media stream refused: %d streams already open", open_streams)
+        await websocket.close(code=1013)  # before accepting: the handshake gets a 403
+        return
+    app.state.open_streams = open_streams + 1
+    try:
+        await websocket.accept()
+        await _stream(websocket, settings)
+    finally:
+        app.state.open_streams -= 1
+
+
+async def _stream(websocket: WebSocket, settings: Settings) -> None:
     call: StreamCall | None = None
+    stream_sid = ""
+    loop = asyncio.get_running_loop()
+    start_by = loop.time() + settings.voice_stream_start_seconds
     try:
         while True:
-            received = await websocket.receive()
+            wait = (
+                max(0.0, start_by - loop.time())
+                if call is None
+                else settings.voice_stream_idle_seconds
+            )
+            try:
+                received = await asyncio.wait_for(websocket.receive(), timeout=wait)
+            except TimeoutError as exc:
+                what = (
+                    f"no start within {settings.voice_stream_start_seconds:g} s"
+                    if call is None
+                    else f"no frame for {wait:g} s"
+                )
+                raise StreamRefused(1008, what) from exc
             if received["type"] == "websocket.disconnect":
                 break
             if received.get("text") is None:
                 raise StreamRefused(1003, "Twilio sends text messages only")
             message = parse_stream_message(received["text"])
-            if isinstance(message, Stop):
-                break
+            if message is None or isinstance(message, Connected):
+                continue
             if isinstance(message, Start):
                 if call is not None:
                     raise StreamRefused(1008, "a second start")
+                if message.streamSid and message.streamSid != message.start.streamSid:
+                    raise StreamRefused(1008, "start names two streams")
                 call = await _start_call(websocket, message.start)
-            elif isinstance(message, Media | Mark | Dtmf):
-                if call is None:
-                    raise StreamRefused(1008, f"{message.event} before start")
-                await _deliver(call, message)
+                stream_sid = message.start.streamSid
+                continue
+            if call is None:
+                if isinstance(message, Stop):
+                    break
+                raise StreamRefused(1008, f"{message.event} before start")
+            if not hmac.compare_digest(message.streamSid.encode(), stream_sid.encode()):
+                raise StreamRefused(1008, f"a {message.event} frame for another stream")
+            if isinstance(message, Stop):
+                break
+            await _deliver(call, message)
     except StreamRefused as refused:
         log.warning("media stream refused: %s", refused.reason)
         if websocket.application_state == WebSocketState.CONNECTED:

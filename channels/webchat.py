@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.templating import Jinja2Templates
@@ -23,7 +23,8 @@ from pydantic import BaseModel
 from bot import replies
 from bot.contract import TextPart, text_parts
 from channels.deps import RuntimeDep
-from channels.outbound import WEB_CHANNELS, NoticeFetch
+from channels.outbound import WEB_CHANNEL
+from channels.rest_sender import web_sender
 
 router = APIRouter(tags=["web chat"])
 
@@ -90,15 +91,14 @@ def favicon(request: Request) -> FileResponse:
 
 
 @router.post("/api/v1/transcript", response_model=list[TranscriptTurn])
-async def transcript(body: NoticeFetch, rt: RuntimeDep) -> list[TranscriptTurn]:
+async def transcript(request: Request, response: Response, rt: RuntimeDep) -> list[TranscriptTurn]:
     """The conversation's recent turns, so that a reloaded chat page shows it again.
 
-    POST, like the notices: the sender id is a bearer secret and stays out of access logs.
+    Whose turns: only the session cookie says (channels/rest_sender), as for the notices.
     """
-    if body.channel not in WEB_CHANNELS:
-        return []
+    sender = await run_in_threadpool(web_sender, request, response, rt)
     turns = await run_in_threadpool(
-        rt.assistant.recent_turns, body.channel, body.sender, TRANSCRIPT_TURNS
+        rt.assistant.recent_turns, WEB_CHANNEL, sender, TRANSCRIPT_TURNS
     )
     return [
         TranscriptTurn(

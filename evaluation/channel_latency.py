@@ -27,6 +27,7 @@ from evaluation.provider_fakes import (
     twilio_sms_form,
 )
 from evaluation.server import hotline_server
+from evaluation.targets import RestTarget
 
 
 def measure(name: str, turns: int, send: Callable[[int, str], None]) -> None:
@@ -67,10 +68,10 @@ def main() -> None:
             hotline_server(env, timeout=300) as base,
             httpx.Client(base_url=base, timeout=60) as client,
         ):
+            target = RestTarget(base, client=client)  # web sessions: a cookie per resident
 
             def rest(who: int, text: str) -> None:
-                body = {"channel": "bench", "sender": f"{run}-{who}", "text": text}
-                client.post("/api/v1/messages", json=body).raise_for_status()
+                target.send({"sender": f"{run}-{who}", "text": text})
 
             def telegram(who: int, text: str) -> None:
                 update = text_update(10**9 + who + 2, text)

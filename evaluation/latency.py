@@ -19,6 +19,7 @@ from bot.contract import InboundMessage
 from bot.runtime import build_runtime
 from bot.settings import Settings
 from evaluation.server import hotline_server
+from evaluation.targets import RestTarget
 
 TURNS = [
     "when is my bin collected",
@@ -69,24 +70,17 @@ def over_rest(data_dir: Path, turns: int) -> None:
         hotline_server({"HOTLINE_DATA_DIR": str(data_dir)}, timeout=300) as url,
         httpx.Client(base_url=url, timeout=30) as client,
     ):
+        target = RestTarget(url, client=client)  # web sessions: a cookie per resident
         run = uuid.uuid4().hex[:6]
         for text in TURNS:
-            client.post(
-                "/api/v1/messages",
-                json={"channel": "bench", "sender": f"warm{run}", "text": text},
-            )
+            target.send({"sender": f"warm{run}", "text": text})
         samples: list[float] = []
         started = time.perf_counter()
         for i in range(turns):
-            body = {
-                "channel": "bench",
-                "sender": f"r{run}{i // len(TURNS)}",
-                "text": TURNS[i % len(TURNS)],
-            }
+            body = {"sender": f"r{run}{i // len(TURNS)}", "text": TURNS[i % len(TURNS)]}
             t0 = time.perf_counter()
-            response = client.post("/api/v1/messages", json=body)
+            target.send(body)
             samples.append((time.perf_counter() - t0) * 1000)
-            response.raise_for_status()
         report("over REST", samples, time.perf_counter() - started)
 
 

@@ -34,6 +34,7 @@ from typing import Any
 import httpx
 
 from evaluation.server import LOOPBACK, free_port, hotline_server
+from evaluation.targets import RestTarget
 
 SCRIPT = [
     "hello",
@@ -93,21 +94,21 @@ def server_env(data_dir: Path, twilio: tuple[str, str], url: str) -> dict[str, s
 
 
 def rest_resident(url: str, rounds: int, samples: Samples, t0: float, stop_at: float) -> None:
+    """Web chat residents, one after another: each round a new web session (its cookie)."""
     with httpx.Client(base_url=url, timeout=60) as client:
+        target = RestTarget(url, client=client)
         for _ in range(rounds):
             sender = f"load-{uuid.uuid4().hex[:10]}"
             for text in SCRIPT:
                 if time.monotonic() > stop_at:
                     return
                 started = time.perf_counter()
-                response = client.post(
-                    "/api/v1/messages", json={"channel": "web", "sender": sender, "text": text}
-                )
-                elapsed = (time.perf_counter() - started) * 1000
-                if response.status_code != 200:
+                try:
+                    target.send({"sender": sender, "text": text})
+                except RuntimeError:
                     samples.error()
                     continue
-                samples.add(started - t0, elapsed)
+                samples.add(started - t0, (time.perf_counter() - started) * 1000)
 
 
 def sms_resident(

@@ -26,12 +26,18 @@ EXIT_UNUSABLE = 2
 
 
 def choose_target(
-    url: str | None, channel: str | None, settings: Settings, in_place: bool
+    url: str | None,
+    channel: str | None,
+    settings: Settings,
+    in_place: bool,
+    api_key: str | None = None,
 ) -> tuple[Target, str]:
     if channel:
         return channel_target(channel, url, settings), f"{channel} webhook at {url or 'in process'}"
     if url:
-        return RestTarget(url), f"REST {url}"
+        if api_key:
+            return RestTarget(url, api_key=api_key), f"REST {url} (integration key)"
+        return RestTarget(url), f"REST {url} (web sessions: give --api-key to play each channel)"
     return in_process_target(settings, in_place=in_place), "in process"
 
 
@@ -65,6 +71,7 @@ def run(
     workers: int = 4,
     action_map: Path | None = None,
     in_place: bool = False,
+    api_key: str | None = None,
     console: Console | None = None,
     target: Target | None = None,
 ) -> int:
@@ -85,7 +92,7 @@ def run(
         return EXIT_UNUSABLE
     if target is None:
         try:
-            target, label = choose_target(url, channel, Settings(), in_place)
+            target, label = choose_target(url, channel, Settings(), in_place, api_key)
         except (Unsupported, NLUFormatError, FileNotFoundError) as exc:
             console.print(f"[red]cannot run:[/] {exc}", highlight=False, soft_wrap=True)
             return EXIT_UNUSABLE

@@ -12,6 +12,7 @@ import atexit
 import shutil
 import sqlite3
 import tempfile
+import threading
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -27,18 +28,43 @@ PUBLIC_FIELDS = frozenset(
 
 
 class RestTarget:
-    """A running server: POST /api/v1/messages, GET /api/v1/requests/{reference}."""
+    """A running server: POST /api/v1/messages, GET /api/v1/requests/{reference}.
+
+    With an integration key (made by an admin in the staff console, scoped to the channels
+    the conversations use, e.g. ``test voice``) each conversation speaks as its own sender on
+    its own channel. Without one the server speaks for web sessions only: each conversation
+    then keeps its own session cookie, and plays on the web channel whatever it names.
+    """
 
     filed_fields = PUBLIC_FIELDS
 
-    def __init__(self, url: str, *, timeout: float = 30.0, client: httpx.Client | None = None):
+    def __init__(
+        self,
+        url: str,
+        *,
+        api_key: str | None = None,
+        timeout: float = 30.0,
+        client: httpx.Client | None = None,
+    ):
         self.name = url
         self.client = client or httpx.Client(base_url=url.rstrip("/"), timeout=timeout)
+        self.api_key = api_key
+        self._cookies: dict[str, dict[str, str]] = {}  # sender -> its web session's cookies
+        self._lock = threading.Lock()
 
     def send(self, message: dict[str, Any]) -> Reply:
-        response = self.client.post("/api/v1/messages", json=message)
+        if self.api_key:
+            headers = {"Authorization": f"Bearer {self.api_key}"}
+        else:  # an explicit Cookie header, so that conversations never share the client's jar
+            with self._lock:
+                cookies = self._cookies.setdefault(str(message.get("sender")), {})
+                headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in cookies.items()) or "-"}
+        response = self.client.post("/api/v1/messages", json=message, headers=headers)
         if response.status_code != 200:
             raise RuntimeError(f"HTTP {response.status_code}: {response.text[:300]}")
+        if not self.api_key:
+            with self._lock:
+                cookies.update(dict(response.cookies))
         return Reply.model_validate(response.json())
 
     def filed(self, reference: str) -> dict[str, Any] | None:

@@ -67,11 +67,16 @@ class Turn(Base):
 
 
 class ProcessedMessage(Base):
-    """A message id already handled and the reply it got, so a retried webhook repeats it."""
+    """A message id already handled and the reply it got, so a retried webhook repeats it.
+
+    Keyed by channel, sender and message id: one sender's ids never reach another's replies
+    (Telegram's are sequential, a REST client picks its own).
+    """
 
     __tablename__ = "processed_messages"
 
     channel: Mapped[str] = mapped_column(String(32), primary_key=True)
+    sender_key: Mapped[str] = mapped_column(String(64), primary_key=True)
     message_id: Mapped[str] = mapped_column(String(200), primary_key=True)
     reply: Mapped[dict[str, Any]] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
@@ -192,6 +197,7 @@ class Notice(Base):
         return replies.staff_signed(self.author, self.text) if self.author else self.text
 
 
+from bot import integrations as _integrations  # noqa: E402, F401
 from bot.backoffice import models as _backoffice_models  # noqa: E402, F401
 from bot.staff import models as _staff_models  # noqa: E402, F401
 from bot.storage import channel_state as _channel_state  # noqa: E402, F401

@@ -16,6 +16,7 @@ from bot.identity import load_or_create_secret
 from bot.settings import Settings
 from channels.staff import (
     api,
+    integration_keys,
     pages_auth,
     pages_desk,
     pages_home,
@@ -54,6 +55,8 @@ def install(app: FastAPI) -> None:
     app.mount(ASSETS, StaticFiles(directory=HERE / "static"), name="staff-assets")
     for module in (pages_auth, pages_home, pages_knowledge, pages_desk, pages_outbox, api):
         app.include_router(module.router, include_in_schema=module is api)
+    app.include_router(integration_keys.pages, include_in_schema=False)
+    app.include_router(integration_keys.api)
 
     @app.exception_handler(SignInRequired)
     async def sign_in_required(request: Request, _exc: SignInRequired) -> Response:

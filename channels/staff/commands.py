@@ -1,8 +1,10 @@
-"""What `hotline staff add` and `hotline serve` need: create an account, say how to make the
-first admin. Only the database is opened, not the whole runtime (no model is loaded)."""
+"""What `hotline staff add|key` and `hotline serve` need: create an account or an integration
+key, say how to make the first admin. Only the database is opened, not the whole runtime (no
+model is loaded)."""
 
 from __future__ import annotations
 
+from bot import integrations
 from bot.settings import Settings
 from bot.staff import accounts
 from bot.storage.db import Database
@@ -26,6 +28,17 @@ def add_staff(settings: Settings, name: str, role: str, password: str) -> str:
     try:
         with database.transaction() as session:
             return accounts.create_account(session, name, password, role).name
+    finally:
+        database.engine.dispose()
+
+
+def add_integration_key(settings: Settings, name: str, channels: list[str]) -> tuple[str, str]:
+    """A new integration key: its scope (as text) and its clear text, shown once."""
+    database = _database(settings)
+    try:
+        with database.transaction() as session:
+            row, secret = integrations.create_key(session, name, channels, "command line")
+            return ", ".join(row.channels), secret
     finally:
         database.engine.dispose()
 

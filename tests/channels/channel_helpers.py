@@ -5,16 +5,19 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import uvicorn
 from fastapi import FastAPI
 from pydantic import SecretStr
 
+from bot import integrations
 from bot.runtime import Runtime
 from bot.settings import Settings
 from channels.app import SERVER_OPTIONS, create_app
@@ -26,6 +29,43 @@ TWILIO_SID = "AC" + "0123456789abcdef" * 2
 TWILIO_TOKEN = "test-auth-token-0123456789abcdef"
 TWILIO_FROM = "+15005550006"
 _SECRETS = {"telegram_bot_token", "telegram_secret_token", "twilio_auth_token", "secret_key"}
+
+
+class WebResident:
+    """One browser on the REST API: its own session cookie, whatever client carries it.
+
+    The Cookie header is set on every request, so residents sharing one client (a staff
+    console test's TestClient) never share its cookie jar.
+    """
+
+    def __init__(self, client: httpx.Client) -> None:
+        self.client = client
+        self.cookies: dict[str, str] = {}
+        self.sender: str | None = None  # what the server calls us, once it has answered
+
+    def post(self, path: str, body: dict[str, Any] | None = None) -> httpx.Response:
+        cookie = "; ".join(f"{k}={v}" for k, v in self.cookies.items()) or "-"
+        response = self.client.post(path, json=body or {}, headers={"Cookie": cookie})
+        self.cookies.update(dict(response.cookies))
+        self.sender = response.headers.get("X-Hotline-Sender", self.sender)
+        return response
+
+    def say(self, text: str, **extra: Any) -> dict[str, Any]:
+        response = self.post("/api/v1/messages", {"text": text, **extra})
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def notices(self) -> list[dict[str, Any]]:
+        response = self.post("/api/v1/notices")
+        assert response.status_code == 200, response.text
+        return response.json()
+
+
+def integration_key(runtime: Runtime, *channels: str) -> str:
+    """A live integration key for ``channels``, as an admin would make it."""
+    with runtime.db.transaction() as session:
+        _, key = integrations.create_key(session, f"test {uuid.uuid4().hex[:8]}", channels, "tests")
+    return key
 
 
 def channel_settings(runtime: Runtime, **overrides: Any) -> Settings:

@@ -19,6 +19,7 @@ from tests.channels.channel_helpers import (
     TWILIO_SID,
     TWILIO_TOKEN,
     app_for,
+    integration_key,
 )
 from tests.conftest import ROOT
 
@@ -45,9 +46,11 @@ def client(runtime: Runtime, bot_api: FakeTelegram) -> Iterator[TestClient]:
         yield test_client
 
 
-def targets(client: TestClient, bot_api: FakeTelegram) -> dict[str, object]:
+def targets(client: TestClient, bot_api: FakeTelegram, runtime: Runtime) -> dict[str, object]:
+    """REST speaks for the conversation's own channel with an integration key, as QA would."""
+    key = integration_key(runtime, PARITY.channel)
     return {
-        "rest": RestTarget(str(client.base_url), client=client),
+        "rest": RestTarget(str(client.base_url), client=client, api_key=key),
         "telegram": TelegramTarget(client, TELEGRAM_SECRET, bot_api),
         "sms": SmsTarget(client, TWILIO_TOKEN, TWILIO_SID),
     }
@@ -57,7 +60,7 @@ def test_the_same_file_files_the_same_request_on_every_channel(
     client: TestClient, bot_api: FakeTelegram, runtime: Runtime
 ) -> None:
     filed = {}
-    for name, target in targets(client, bot_api).items():
+    for name, target in targets(client, bot_api, runtime).items():
         result = run_conversation(PARITY, target)  # type: ignore[arg-type]
         problems = [(s.index, s.sent, s.reply, s.failures) for s in result.steps if s.failures]
         assert result.passed, f"{name}: {result.error or result.skipped or problems}"
@@ -75,13 +78,13 @@ def test_the_same_file_files_the_same_request_on_every_channel(
 
 
 def test_channel_targets_say_what_they_cannot_play(
-    client: TestClient, bot_api: FakeTelegram
+    client: TestClient, bot_api: FakeTelegram, runtime: Runtime
 ) -> None:
     from datetime import timedelta
 
     from evaluation.conversations import Unsupported
 
-    for name, target in targets(client, bot_api).items():
+    for name, target in targets(client, bot_api, runtime).items():
         if name == "rest":
             continue
         with pytest.raises(Unsupported):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import random
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -220,3 +221,74 @@ def test_the_stream_is_refused_when_twilio_is_not_configured(runtime: Runtime) -
         with pytest.raises(InvalidStatus) as refused:
             connect(url, open_timeout=TIMEOUT)
     assert refused.value.response.status_code == 403
+
+
+@pytest.fixture(scope="module")
+def guarded(runtime: Runtime) -> Iterator[tuple[str, Runtime]]:
+    """A server with short stream deadlines and room for two open streams."""
+    app = app_for(
+        runtime,
+        twilio_account_sid=TWILIO_SID,
+        twilio_auth_token=TWILIO_TOKEN,
+        voice_stream_start_seconds=3,
+        voice_stream_idle_seconds=3,
+        voice_max_streams=2,
+    )
+    with serve(app) as url:
+        yield url.replace("http://", "ws://") + PATH, app.state.runtime
+
+
+def closed_code(socket: ClientConnection, within: float) -> int:
+    """Read (and drop) what comes until the server closes; the close code."""
+    deadline = time.monotonic() + within
+    with pytest.raises(ConnectionClosed) as closed:
+        while time.monotonic() < deadline:
+            socket.recv(timeout=max(0.1, deadline - time.monotonic()))
+    assert closed.value.rcvd is not None
+    return closed.value.rcvd.code
+
+
+def test_a_socket_that_never_starts_is_closed_at_its_deadline(guarded) -> None:
+    url, _ = guarded
+    with connect(url, open_timeout=TIMEOUT) as socket:
+        started = time.monotonic()
+        side = TwilioSide(socket)
+        with pytest.raises(ConnectionClosed) as closed:
+            for _ in range(40):  # "connected" over and over does not keep it open
+                side.send({"event": "connected", "protocol": "Call", "version": "1.0.0"})
+                time.sleep(0.25)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
+        assert 1.5 < time.monotonic() - started < 10  # about the 3 s deadline, not at once
+
+
+def test_a_started_stream_that_goes_quiet_is_closed(guarded) -> None:
+    url, runtime = guarded
+    sid, caller = call_sid(), caller_number()
+    with connect(url, open_timeout=TIMEOUT) as socket:
+        side = TwilioSide(socket)
+        side.start(sid, caller, voice_twilio.stream_token(runtime, sid, caller))
+        assert closed_code(socket, within=30) == 1008  # after the greeting, 3 s of nothing
+
+
+def test_open_streams_are_capped(guarded) -> None:
+    url, _ = guarded
+    with connect(url, open_timeout=TIMEOUT), connect(url, open_timeout=TIMEOUT):
+        with pytest.raises(InvalidStatus) as refused:
+            connect(url, open_timeout=TIMEOUT)
+        assert refused.value.response.status_code == 403
+    deadline = time.monotonic() + 10  # both closed: room again
+    while True:
+        try:
+            with connect(url, open_timeout=TIMEOUT):
+                break
+        except InvalidStatus:
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+
+
+def test_every_frame_must_carry_the_streams_sid(server) -> None:
+    url, runtime = server
+    with open_call(url, runtime) as (side, _):
+        media = {"track": "inbound", "chunk": "1", "timestamp": "0", "payload": "//8="}
+        side.send({"event": "media", "streamSid": "MZ" + "f" * 32, "media": media})
+        assert closed_code(side.socket, within=TIMEOUT) == 1008

@@ -455,15 +455,16 @@ def test_our_client_files_into_our_server_and_status_comes_back(
         ours.engine.dispose()
 
 
+SESSIONS: dict[str, str] = {}  # one web session cookie per resident, for any instance
+
+
 def say(url: str, sender: str, text: str, message_id: str | None = None) -> dict[str, Any]:
-    body = {
-        "channel": "web",
-        "sender": sender,
-        "text": text,
-        "message_id": message_id or uuid.uuid4().hex,
-    }
-    response = httpx.post(f"{url}/api/v1/messages", json=body, timeout=60)
+    """A web resident's message to one instance; the session cookie goes to whichever."""
+    body = {"text": text, "message_id": message_id or uuid.uuid4().hex}
+    headers = {"Cookie": SESSIONS.get(sender, "-")}
+    response = httpx.post(f"{url}/api/v1/messages", json=body, headers=headers, timeout=60)
     assert response.status_code == 200, response.text
+    SESSIONS[sender] = "; ".join(f"{k}={v}" for k, v in response.cookies.items())
     return response.json()
 
 

@@ -15,7 +15,7 @@ from telegram import Bot
 
 from bot import service_requests
 from bot.runtime import Runtime
-from bot.storage.channel_state import OptOut
+from bot.storage.channel_state import OptOut, prove
 from bot.storage.db import Database
 from bot.storage.models import Notice, ServiceRequest
 from channels.outbound import (
@@ -25,12 +25,13 @@ from channels.outbound import (
     build_senders,
     deliver_pending,
 )
-from evaluation.provider_fakes import FakeTelegram, FakeTwilio
+from evaluation.provider_fakes import FakeTelegram, FakeTwilio, twilio_signature, twilio_sms_form
 from tests.channels.channel_helpers import (
     TELEGRAM_TOKEN,
     TWILIO_FROM,
     TWILIO_SID,
     TWILIO_TOKEN,
+    WebResident,
     app_for,
     channel_settings,
     twilio_settings,
@@ -38,8 +39,13 @@ from tests.channels.channel_helpers import (
 from tests.databases import NEEDS_POSTGRES, fresh_database_url
 
 
-def notice_for(runtime: Runtime, channel: str, address: str | None) -> int:
-    """A filed request on ``channel`` and the notice its status change creates."""
+def notice_for(runtime: Runtime, channel: str, address: str | None, *, proven: bool = True) -> int:
+    """A filed request on ``channel`` and the notice its status change creates.
+
+    ``proven``: the address wrote (or called) on its channel first, as a real resident's has.
+    """
+    if proven and address and channel != "web":
+        prove(runtime.db, channel, runtime.hasher(address))
     with runtime.db.transaction() as session:
         request = ServiceRequest(
             service_code="pothole",
@@ -66,18 +72,20 @@ def deliver(runtime: Runtime, senders: dict) -> dict[int, str]:
 
 
 def test_web_notice_waits_for_the_page_and_is_handed_out_once(runtime: Runtime) -> None:
-    sender = "web-" + uuid.uuid4().hex
-    notice_id = notice_for(runtime, "web", sender)
-    assert deliver(runtime, {"web": WebNoticeSender()})[notice_id] == "sent"
     client = TestClient(app_for(runtime))
-    assert client.post("/api/v1/notices", json={"sender": "web-" + uuid.uuid4().hex}).json() == []
-    [notice] = client.post("/api/v1/notices", json={"channel": "web", "sender": sender}).json()
+    resident, stranger = WebResident(client), WebResident(client)
+    assert resident.notices() == [] and resident.sender
+    notice_id = notice_for(runtime, "web", resident.sender)
+    assert deliver(runtime, {"web": WebNoticeSender()})[notice_id] == "sent"
+    # Another browser naming the resident in every field of the body gets nothing.
+    stolen = stranger.post("/api/v1/notices", {"channel": "web", "sender": resident.sender})
+    assert stolen.status_code == 200 and stolen.json() == []
+    [notice] = resident.notices()
     assert notice["id"] == notice_id and "accepted" in notice["text"]
     assert notice["author"] is None  # automatic: the page labels it as an update
     assert "".join(p["text"] for p in notice["parts"]) == notice["text"]
-    assert client.post("/api/v1/notices", json={"sender": sender}).json() == []
+    assert resident.notices() == []
     assert stored(runtime, notice_id).status == "delivered"
-    assert client.post("/api/v1/notices", json={"sender": "short"}).status_code == 422
 
 
 def test_unconfigured_channel_leaves_the_notice_pending(runtime: Runtime) -> None:
@@ -118,6 +126,7 @@ def test_a_staff_reply_is_signed_with_the_writer_s_first_name(
     runtime: Runtime, bot_api: FakeTelegram
 ) -> None:
     chat = 10**9 + uuid.uuid4().int % 10**9
+    prove(runtime.db, "telegram", runtime.hasher(str(chat)))  # the chat wrote to the bot
     with runtime.db.transaction() as session:
         notice = Notice(channel="telegram", address=str(chat), text="Call 311.", author="Maria")
         session.add(notice)
@@ -242,3 +251,36 @@ def test_two_instances_on_postgresql_send_each_notice_once(
         finally:
             for instance in instances:
                 instance.db.engine.dispose()
+
+
+def test_the_city_messages_only_addresses_their_channel_proved(
+    runtime: Runtime, bot_api: FakeTelegram
+) -> None:
+    """Reports filed in someone else's name (an integration naming any number or chat) make
+    the city message no one; once that number texts in (a signed webhook), notices reach it."""
+    number, chat = "+1555" + str(uuid.uuid4().int)[:7], str(10**9 + uuid.uuid4().int % 10**9)
+    unproven_sms = notice_for(runtime, "sms", number, proven=False)
+    unproven_chat = notice_for(runtime, "telegram", chat, proven=False)
+    unproven_caller = notice_for(runtime, "voice", number, proven=False)
+    with FakeTwilio(TWILIO_SID, TWILIO_TOKEN) as twilio:
+        settings = twilio_settings(runtime, twilio.url)
+        senders = {**build_senders(settings), "telegram": telegram_sender(bot_api)}
+        outcomes = deliver(runtime, senders)
+        assert [outcomes[i] for i in (unproven_sms, unproven_chat, unproven_caller)] == [
+            "failed"
+        ] * 3
+        assert [m for m in twilio.messages if m["To"] == number] == []
+        assert bot_api.sent(int(chat)) == []
+        assert "never reached us on sms" in (stored(runtime, unproven_sms).error or "")
+        client = TestClient(
+            app_for(runtime, twilio_account_sid=TWILIO_SID, twilio_auth_token=TWILIO_TOKEN)
+        )
+        form = twilio_sms_form(number, "hello", TWILIO_SID)
+        url = "http://testserver/webhooks/twilio/sms"
+        signed = {"X-Twilio-Signature": twilio_signature(TWILIO_TOKEN, url, form)}
+        assert client.post("/webhooks/twilio/sms", data=form, headers=signed).status_code == 200
+        texted = notice_for(runtime, "sms", number, proven=False)
+        called = notice_for(runtime, "voice", number, proven=False)  # texting is not calling
+        outcomes = deliver(runtime, senders)
+        assert (outcomes[texted], outcomes[called]) == ("sent", "failed")
+        assert [m["To"] for m in twilio.messages if m["To"] == number] == [number]

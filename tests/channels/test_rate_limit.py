@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 
 from bot.runtime import Runtime
 from channels.rate_limit import SLOW_DOWN, RateLimiter
-from tests.channels.channel_helpers import app_for
+from tests.channels.channel_helpers import WebResident, app_for, integration_key
 
 
 def test_sender_limit_refuses_then_tells_once() -> None:
@@ -31,25 +31,31 @@ def test_channel_limit_covers_every_sender() -> None:
 
 def test_rest_api_answers_429_with_retry_after(runtime: Runtime) -> None:
     client = TestClient(app_for(runtime, rate_limit_sender="2/minute"))
-    sender = uuid.uuid4().hex
+    resident, other = WebResident(client), WebResident(client)
     for _ in range(2):
-        ok = client.post(
-            "/api/v1/messages", json={"channel": "web", "sender": sender, "text": "hi"}
-        )
+        ok = resident.post("/api/v1/messages", {"text": "hi"})
         assert ok.status_code == 200 and ok.json()["intent"] == "greet"
-    refused = client.post(
-        "/api/v1/messages", json={"channel": "web", "sender": sender, "text": "hi"}
-    )
+    refused = resident.post("/api/v1/messages", {"text": "hi"})
     assert refused.status_code == 429
     assert 1 <= int(refused.headers["Retry-After"]) <= 60
     assert refused.json()["detail"] == SLOW_DOWN
-    other = client.post(
-        "/api/v1/messages", json={"channel": "web", "sender": "x" + sender, "text": "hi"}
-    )
-    assert other.status_code == 200
+    # Naming another sender in the body changes nothing: the session is what is counted.
+    renamed = resident.post("/api/v1/messages", {"sender": uuid.uuid4().hex, "text": "hi"})
+    assert renamed.status_code == 429
+    assert other.post("/api/v1/messages", {"text": "hi"}).status_code == 200
 
 
-def test_rest_limit_leaves_bad_bodies_to_the_route(runtime: Runtime) -> None:
+def test_an_integration_is_counted_per_sender_it_names(runtime: Runtime) -> None:
+    client = TestClient(app_for(runtime, rate_limit_sender="1/minute"))
+    key = {"Authorization": f"Bearer {integration_key(runtime, 'app')}"}
+    body = {"channel": "app", "sender": uuid.uuid4().hex, "text": "hi"}
+    assert client.post("/api/v1/messages", json=body, headers=key).status_code == 200
+    assert client.post("/api/v1/messages", json=body, headers=key).status_code == 429
+    body["sender"] = uuid.uuid4().hex
+    assert client.post("/api/v1/messages", json=body, headers=key).status_code == 200
+
+
+def test_bad_bodies_are_refused_clearly(runtime: Runtime) -> None:
     client = TestClient(app_for(runtime, rate_limit_sender="1/minute"))
     for _ in range(3):  # unreadable bodies are not counted, and still get a clear 422
         response = client.post(

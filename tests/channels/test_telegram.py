@@ -574,3 +574,44 @@ def test_a_crisis_gets_the_crisis_line_first_on_telegram(
     assert first.startswith("If you or someone you know is thinking of ending their life")
     assert "988" in first and "911" in first
     assert rest and "member of staff" in rest[0]
+
+
+def test_a_chat_that_wrote_to_the_bot_gets_notices_and_no_other(
+    client: TestClient, bot_api: FakeTelegram, runtime: Runtime
+) -> None:
+    import asyncio
+
+    from telegram import Bot
+
+    from bot import service_requests
+    from bot.storage.models import ServiceRequest
+    from channels.outbound import TelegramNoticeSender, deliver_pending
+
+    wrote, stranger = new_chat(), new_chat()
+    post(client, text_update(wrote, "hello"))
+    ids = []
+    with runtime.db.transaction() as session:
+        for chat in (wrote, stranger):
+            request = ServiceRequest(
+                service_code="pothole", channel="telegram", reply_address=str(chat)
+            )
+            service_requests.file_request(session, request, actor="test")
+            ids.append(service_requests.change_status(session, request, "acknowledged", "test").id)
+    bot = Bot(TELEGRAM_TOKEN, base_url=f"{bot_api.url}/bot")
+    senders = {"telegram": TelegramNoticeSender(bot)}
+    outcomes = {o.notice_id: o.status for o in asyncio.run(deliver_pending(runtime, senders))}
+    assert (outcomes[ids[0]], outcomes[ids[1]]) == ("delivered", "failed")
+    assert bot_api.sent(stranger) == [] and "accepted" in said(bot_api, wrote)[-1]
+
+
+def test_an_update_id_is_remembered_with_its_chat(
+    client: TestClient, bot_api: FakeTelegram
+) -> None:
+    """Update ids are sequential: the same id from another chat is that chat's own update."""
+    first, second = new_chat(), new_chat()
+    update = text_update(first, "hello")
+    post(client, update)
+    other = text_update(second, "hello")
+    other["update_id"] = update["update_id"]
+    post(client, other)
+    assert len(bot_api.sent(first)) == 1 and len(bot_api.sent(second)) == 1

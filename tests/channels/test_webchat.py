@@ -211,7 +211,12 @@ def test_notice_appears_on_the_page(page: Page, server: str, runtime: Runtime) -
     # The page asks for notices as it loads: let that ask finish first, or it can take the
     # notice delivered below and the reloaded page would find none.
     page.goto(f"{server}/chat", wait_until="networkidle")
-    sender = page.evaluate("localStorage.getItem('hotline.sender')")
+    assert page.evaluate("localStorage.getItem('hotline.sender')") is None  # nothing to steal
+    assert "hotline_chat" not in page.evaluate("document.cookie")  # HttpOnly
+    sender = page.evaluate(
+        "fetch('/api/v1/notices', {method: 'POST', headers: {'Content-Type': "
+        "'application/json'}, body: '{}'}).then(r => r.headers.get('X-Hotline-Sender'))"
+    )
     assert sender and sender.startswith("web-")
     with runtime.db.transaction() as session:
         request = ServiceRequest(service_code="pothole", channel="web", reply_address=sender)
@@ -286,21 +291,17 @@ def test_widget_embeds_the_chat_with_one_script_tag(page: Page, server: str) -> 
         assert serious(page) == []
 
 
-def test_transcript_is_the_sender_s_own_conversation(server: str) -> None:
-    sender = "web-transcript-owner"
-    httpx.post(
-        f"{server}/api/v1/messages",
-        json={"channel": "web", "sender": sender, "text": "when is the library open"},
-    ).raise_for_status()
-    turns = httpx.post(f"{server}/api/v1/transcript", json={"sender": sender}).json()
-    assert [t["who"] for t in turns] == ["you", "bot"]
-    assert turns[0]["text"] == "when is the library open" and turns[1]["text"]
-    stranger = httpx.post(f"{server}/api/v1/transcript", json={"sender": "web-someone-else"})
-    assert stranger.status_code == 200 and stranger.json() == []
-    other_channel = {"channel": "sms", "sender": sender}
-    assert httpx.post(f"{server}/api/v1/transcript", json=other_channel).json() == []
-    assert httpx.post(f"{server}/api/v1/transcript", json={"sender": "short"}).status_code == 422
-    assert httpx.post(f"{server}/api/v1/transcript", content=b"{not json").status_code == 422
+def test_transcript_is_the_cookie_holder_s_own_conversation(server: str) -> None:
+    with httpx.Client(base_url=server) as owner, httpx.Client(base_url=server) as stranger:
+        owner.post("/api/v1/messages", json={"text": "when is the library open"}).raise_for_status()
+        turns = owner.post("/api/v1/transcript", json={}).json()
+        assert [t["who"] for t in turns] == ["you", "bot"]
+        assert turns[0]["text"] == "when is the library open" and turns[1]["text"]
+        # Another browser, whatever it names in the body, sees nothing of it.
+        session = owner.cookies.get("hotline_chat")
+        for body in ({}, {"channel": "web", "sender": session}, {"sender": "web-x"}):
+            assert stranger.post("/api/v1/transcript", json=body).json() == []
+        assert owner.post("/api/v1/transcript", content=b"{not json").status_code in (415, 422)
 
 
 def test_the_conversation_survives_a_reload(page: Page, server: str) -> None:

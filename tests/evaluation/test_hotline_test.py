@@ -142,3 +142,49 @@ def test_cli_refuses_unusable_input(tmp_path: Path) -> None:
     assert "unknown expectation ['intnet']" in result.output
     result = CliRunner().invoke(cli, ["test", str(tmp_path / "missing")])
     assert result.exit_code == 2 and "no such file" in result.output
+
+
+def test_hotline_test_url_plays_each_channel_with_an_integration_key(
+    runtime: Runtime, tmp_path: Path
+) -> None:
+    """Against a real server: a key made with `hotline staff key` lets each conversation
+    play on its own channel (the voice one hears "text me at this number"); without the key
+    the server speaks for web sessions only, and says which."""
+    import shutil
+
+    from evaluation.server import hotline_server
+
+    data_dir = tmp_path / "data"
+    shutil.copytree(
+        runtime.settings.data_dir, data_dir, ignore=shutil.ignore_patterns("*.db*", "secret_key")
+    )
+    env = {"HOTLINE_DATA_DIR": str(data_dir)}
+    made = CliRunner().invoke(cli, ["staff", "key", "qa runner", "--channel", "voice"], env=env)
+    assert made.exit_code == 0, made.output
+    key = made.output.strip().splitlines()[-1]
+    assert key.startswith("hik_")
+    refused = CliRunner().invoke(cli, ["staff", "key", "web", "--channel", "web"], env=env)
+    assert refused.exit_code == 1 and "web" in refused.output
+    suite = tmp_path / "voice.yml"
+    suite.write_text(
+        "conversations:\n"
+        "  - name: a caller is offered a text\n"
+        "    channel: voice\n"
+        "    steps:\n"
+        "      - user: the street light on Oak Avenue has been dark for three nights\n"
+        "        expect: {choices: Text me at this number}\n"
+    )
+    with hotline_server(env, log=tmp_path / "server.log", timeout=180) as url:
+        keyed = CliRunner().invoke(
+            cli, ["test", str(suite), "--url", url], env={**env, "HOTLINE_API_KEY": key}
+        )
+        assert keyed.exit_code == 0, keyed.output
+        assert "1 passed" in keyed.output
+        plain = CliRunner().invoke(
+            cli, ["test", str(suite), "--url", url], env={**env, "HOTLINE_API_KEY": ""}
+        )
+        assert plain.exit_code == 1  # played as a web session: no "text me" choice
+        wrong = CliRunner().invoke(
+            cli, ["test", str(suite), "--url", url, "--api-key", key + "x"], env=env
+        )
+        assert wrong.exit_code == 1 and "401" in wrong.output

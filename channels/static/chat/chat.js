@@ -23,12 +23,9 @@
     return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
   }
 
-  // Who this browser is to the helpline: a random id only this browser knows.
-  let sender = store.get("hotline.sender");
-  if (!sender || sender.length < 8) {
-    sender = "web-" + randomId();
-    store.set("hotline.sender", sender);
-  }
+  // Who this browser is to the helpline is the server's session cookie (HttpOnly): this
+  // script never sees it and never names a sender. An id kept by an older version goes.
+  try { window.localStorage.removeItem("hotline.sender"); } catch (_) { /* private mode */ }
 
   const root = document.documentElement;
   const transcript = document.getElementById("transcript");
@@ -161,7 +158,8 @@
       response = await fetch(MESSAGES, {
         method: "POST",
         headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ channel: "web", sender, text, message_id: "web-" + randomId() }),
+        credentials: "same-origin",
+        body: JSON.stringify({ text, message_id: "web-" + randomId() }),
       });
     } catch (_) {
       setBusy(false, "Sorry, the message could not be sent. Please check your connection and try again.");
@@ -311,7 +309,8 @@
       const response = await fetch(NOTICES, {
         method: "POST",
         headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ channel: "web", sender }),
+        credentials: "same-origin",
+        body: "{}",
       });
       if (!response.ok) return;
       for (const notice of await response.json()) {
@@ -340,7 +339,8 @@
       const response = await fetch(TRANSCRIPT, {
         method: "POST",
         headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ channel: "web", sender }),
+        credentials: "same-origin",
+        body: "{}",
       });
       if (!response.ok) return;
       for (const turn of await response.json()) {

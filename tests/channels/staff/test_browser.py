@@ -15,7 +15,7 @@ from playwright.sync_api import Page, expect
 
 from bot.runtime import Runtime
 from bot.storage.models import OutboxMessage
-from tests.channels.channel_helpers import BROWSER_MARKS, app_for, serve
+from tests.channels.channel_helpers import BROWSER_MARKS, WebResident, app_for, serve
 from tests.channels.staff.conftest import PASSWORD, new_account
 from tests.channels.staff.helpers import dead_request, file_request
 
@@ -57,13 +57,9 @@ def sign_in(page: Page, server: str, name: str) -> None:
 
 
 def bot_says(server: str, text: str) -> str:
-    response = httpx.post(
-        f"{server}/api/v1/messages",
-        json={"channel": "web", "sender": uuid.uuid4().hex, "text": text},
-        timeout=30,
-    )
-    response.raise_for_status()
-    return response.json()["messages"][0]["text"]
+    """What the bot answers a new web resident."""
+    with httpx.Client(base_url=server, timeout=30) as client:
+        return WebResident(client).say(text)["messages"][0]["text"]
 
 
 def test_create_edit_and_roll_back_an_article(page: Page, server: str, runtime: Runtime) -> None:
@@ -139,12 +135,8 @@ def test_agent_changes_a_request_and_answers_a_handoff(
     page: Page, server: str, runtime: Runtime
 ) -> None:
     reference = file_request(runtime, "web", f"web-{uuid.uuid4().hex}")
-    resident = f"web-{uuid.uuid4().hex}"
-    httpx.post(
-        f"{server}/api/v1/messages",
-        json={"channel": "web", "sender": resident, "text": "I want to talk to a person"},
-        timeout=30,
-    ).raise_for_status()
+    resident = WebResident(httpx.Client(base_url=server, timeout=30))
+    resident.say("I want to talk to a person")
     sign_in(page, server, new_account(runtime, "agent"))
     page.get_by_role("link", name="Requests").click()
     page.get_by_label("Status").select_option("submitted")
@@ -169,10 +161,7 @@ def test_agent_changes_a_request_and_answers_a_handoff(
     expect(page.get_by_role("status")).to_contain_text("Reply: sent")
     expect(page.locator(".transcript")).to_contain_text("Hi, I am Sam. How can I help?")
     assert_accessible(page)
-    picked = httpx.post(
-        f"{server}/api/v1/notices", json={"channel": "web", "sender": resident}, timeout=30
-    ).json()
-    assert [n["text"] for n in picked] == ["Hi, I am Sam. How can I help?"]
+    assert [n["text"] for n in resident.notices()] == ["Hi, I am Sam. How can I help?"]
     page.get_by_role("button", name="Hand back to the bot").click()
     expect(page.get_by_role("status")).to_contain_text("The bot has the conversation again")
 

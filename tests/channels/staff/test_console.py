@@ -16,18 +16,14 @@ from sqlalchemy import select
 from bot.runtime import Runtime
 from bot.staff.accounts import first_name
 from bot.storage.models import Conversation, Handoff, Notice
+from tests.channels.channel_helpers import WebResident
 from tests.channels.staff.conftest import Console
 from tests.channels.staff.helpers import article_fields, counts, file_request
 
-ASK_URL = "/api/v1/messages"
 
-
-def ask(client: TestClient, text: str, sender: str | None = None) -> dict:
-    response = client.post(
-        ASK_URL, json={"channel": "web", "sender": sender or uuid.uuid4().hex, "text": text}
-    )
-    assert response.status_code == 200, response.text
-    return response.json()
+def ask(client: TestClient, text: str, resident: WebResident | None = None) -> dict:
+    """What the bot answers a web resident (a new one unless given)."""
+    return (resident or WebResident(client)).say(text)
 
 
 def created_id(response) -> int:
@@ -348,11 +344,13 @@ def test_handoff_take_reply_and_hand_back(
     console: Callable[[str], Console], runtime: Runtime
 ) -> None:
     agent, other = console("agent"), console("agent")
-    resident = f"web-{uuid.uuid4().hex}"
+    resident = WebResident(agent.client)
     reply = ask(agent.client, "I want to talk to a person", resident)
     assert reply["handoff"] is True
     with runtime.db.sessions() as session:
-        handoff = session.scalars(select(Handoff).where(Handoff.reply_address == resident)).one()
+        handoff = session.scalars(
+            select(Handoff).where(Handoff.reply_address == resident.sender)
+        ).one()
     inbox = agent.get("/staff/handoffs").text
     assert f"/staff/handoffs/{handoff.id}" in inbox and "talk to a person" in inbox
     base = f"/staff/handoffs/{handoff.id}"
@@ -364,9 +362,9 @@ def test_handoff_take_reply_and_hand_back(
     assert "has already taken" in other.get(other.post(f"{base}/take").headers["location"]).text
     response = agent.post(f"{base}/reply", {"text": "Hello, this is Dana from the city."})
     assert "Reply: sent." in agent.get(response.headers["location"]).text
-    picked = agent.client.post("/api/v1/notices", json={"channel": "web", "sender": resident})
-    assert [n["text"] for n in picked.json()] == ["Hello, this is Dana from the city."]
-    assert picked.json()[0]["author"] == first_name(agent.name)  # shown as who answered
+    picked = resident.notices()
+    assert [n["text"] for n in picked] == ["Hello, this is Dana from the city."]
+    assert picked[0]["author"] == first_name(agent.name)  # shown as who answered
     ask(agent.client, "Thank you, my bin was not collected", resident)
     assert "my bin was not collected" in agent.get(base).text  # the resident's answer shows
     response = agent.post(f"{base}/release")

@@ -25,6 +25,7 @@ SAMPLES = {
     "token_id": "1",
     "account_id": "1",
     "outbox_id": "1",
+    "key_id": "1",
     "reference": "REQ-2026-000001",
     "action": "publish",
     "fmt": "csv",

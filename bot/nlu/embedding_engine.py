@@ -41,7 +41,7 @@ from bot.nlu.language import detect_language
 from bot.nlu.training_data import TrainingData
 from knowledge.embedder import FEATURE_LAYERS, Embedder
 
-FORMAT_VERSION = 4
+FORMAT_VERSION = 5
 SEED = 13
 RANKING_SIZE = 10
 THRESHOLD_GRID = np.round(np.arange(0.0, 0.96, 0.01), 2)

@@ -62,7 +62,8 @@ def main() -> None:
     )
     sure = metrics["interrupt"]
     print(
-        f"  interrupt threshold {triage.interrupt_threshold:.2f}: false alarms "
+        f"  cue floor {triage.cue_floor:.3f}; interrupt threshold "
+        f"{triage.interrupt_threshold:.2f}: false alarms "
         f"{sure['false_alarm_rate']:.2%}, emergencies and crises sure {sure.get('sure', 0):.2%}"
     )
 

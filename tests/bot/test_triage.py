@@ -29,7 +29,7 @@ from bot.triage import (
 )
 from tests.conftest import ROOT
 
-HELDOUT = ROOT / "evaluation" / "data" / "triage_heldout.yml"
+HELDOUT = sorted((ROOT / "evaluation" / "data").glob("triage_heldout*.yml"))
 
 
 @pytest.mark.parametrize(
@@ -97,13 +97,25 @@ def test_the_backstop_cue_holds_back_questions_and_what_is_over() -> None:
 def test_the_threshold_is_the_cheapest_on_validation_with_misses_ten_times_worse() -> None:
     held = np.array([0.9, 0.6, 0.3, 0.7, 0.2, 0.1])
     alerting = np.array([True, True, True, False, False, False])
-    threshold, chosen = choose_threshold(held, alerting, np.zeros(6, bool))
+    threshold, floor, chosen = choose_threshold(held, alerting, np.zeros(6, bool))
     assert threshold == 0.21  # keeps the 0.3 emergency, pays one false alarm (0.7): the lowest
-    assert chosen["recall"] == 1.0 and chosen["false_alarm_rate"] == pytest.approx(1 / 3)
+    assert floor == 0.0 and chosen["recall"] == 1.0
+    assert chosen["false_alarm_rate"] == pytest.approx(1 / 3)
 
 
-def test_training_data_is_big_enough_and_apart_from_the_held_out_set() -> None:
-    train, held = load_examples(DATA), load_examples(HELDOUT)
+def test_a_cue_counts_only_above_the_floor_that_validation_chose() -> None:
+    """An idiom matching a cue ("drowning in bills") scores near zero; a real cue does not."""
+    held = np.array([0.9, 0.12, 0.01, 0.02, 0.2])
+    alerting = np.array([True, True, False, False, False])
+    cued = np.array([False, True, True, True, False])
+    threshold, floor, chosen = choose_threshold(held, alerting, cued)
+    assert 0.02 < floor <= 0.12 and threshold > 0.2
+    assert chosen["recall"] == 1.0 and chosen["false_alarm_rate"] == 0.0
+
+
+@pytest.mark.parametrize("heldout", HELDOUT, ids=lambda p: p.stem)
+def test_training_data_is_big_enough_and_apart_from_the_held_out_sets(heldout: Path) -> None:
+    train, held = load_examples(DATA), load_examples(heldout)
     alerting = sum(1 for _, k in train if k not in ("report", "question", "chat"))
     assert alerting >= 400 and len(train) - alerting >= 400
     assert len(held) >= 200

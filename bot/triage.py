@@ -9,9 +9,10 @@ reply, whatever they were doing, in whatever words they used. Two parts decide:
   bot/data/triage.yml. Its alert score is one minus the probability of the ordinary kinds;
 - a backstop of strong cues ("not breathing", "on fire", "smell gas", "kill myself"), each
   held back in a question about emergencies ("what should I do if someone collapses?"),
-  for the wordings the classifier has never seen.
+  for the wordings the classifier has never seen; a cue counts only where the classifier
+  gives the message at least a floor, since idioms match cues too ("drowning in bills").
 
-Two thresholds come from out-of-fold predictions on the training data (never from the
+Two thresholds and the cue floor come from out-of-fold predictions on the training data (never from the
 held-out set, evaluation/data/triage_heldout.yml). Above the alert threshold (the least cost
 when a missed emergency costs ``MISS_COST`` false alarms) the reply opens with the number and
 staff are told. Above the interrupt threshold (the lowest whose out-of-fold false alarms stay

@@ -5,7 +5,6 @@ PY := $(VENV)/bin/python
 APT_PACKAGES := espeak-ng libespeak-ng1
 TEST_APT_PACKAGES := chromium postgresql sox
 PYTEST_ARGS ?=
-DATA_DIR := $(or $(HOTLINE_DATA_DIR),var)
 
 .PHONY: run test setup test-setup system test-system lint postgres stop-postgres reset clean
 
@@ -49,9 +48,11 @@ lint:
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
 
 # Forget everything the server wrote: the database file, index, models, the hashing key.
+# The folder is the one the server uses (HOTLINE_DATA_DIR, from the environment or .env).
 reset:
-	@echo "removing the data folder $(abspath $(DATA_DIR))"
-	rm -rf "$(DATA_DIR)"
+	@dir=$$( [ -x $(PY) ] && $(PY) -c 'from bot.settings import Settings; print(Settings().data_dir.resolve())' \
+		|| echo "$${HOTLINE_DATA_DIR:-var}" ); \
+	echo "removing the data folder $$dir"; rm -rf "$$dir"
 
 clean: reset
 	rm -rf .pytest_cache

@@ -542,9 +542,12 @@ class Assistant:
             if u.intent == "check_status":
                 return self._resume(self._status(ctx, u, None), ctx, u)
             return self._resume(self._answer(ctx, u), ctx, u)
-        farewell = (
-            u.intent in ("cancel", "goodbye") and len((u.text or "").split()) <= SHORT_FAREWELL
+        parting = (
+            ("cancel", "goodbye", "thank")
+            if form.asking == "description"
+            else ("cancel", "goodbye")
         )
+        farewell = u.intent in parting and len((u.text or "").split()) <= SHORT_FAREWELL
         if farewell and not (form.asking == "description" and nothing_more(u)):
             return self._ask_drop(ctx)
         if u.intent == "none_of_these" and form.asking == "service":

@@ -31,6 +31,7 @@ QUESTION_START = re.compile(
     r"should|would|may)(?:'s)?\b",
     re.IGNORECASE,
 )
+ASKING_WORD = re.compile(r"^\s*(?:what|where|when|which|how|why|who|whom|whose)(?:'s)?\b", re.I)
 DTMF_INTENTS = {"0": "talk_to_human", "*": "repeat"}
 
 
@@ -59,6 +60,11 @@ def is_question(u: Understanding) -> bool:
     text = u.raw_text or u.text or ""
     asked = text.rstrip().endswith("?") or bool(QUESTION_START.match(text))
     return asked and u.intent == "ask_question" and u.confidence >= QUESTION_CONFIDENCE
+
+
+def asks_something(u: Understanding) -> bool:
+    """ "what is the emergency number?" asks; it does not pick "my number" (a phrase pick)."""
+    return is_question(u) and bool(ASKING_WORD.match(u.raw_text or u.text or ""))
 
 
 def is_control(u: Understanding) -> bool:
@@ -143,7 +149,12 @@ class Interpreter:
         if self.matcher is None or not choices or not parsed.text:
             return parsed
         pick = self.matcher.pick(parsed.text, parsed.vector, choices)
-        if pick is None or (pick.how in WEAK_PICKS and (is_question(parsed) or is_control(parsed))):
+        weak = pick is not None and pick.how in WEAK_PICKS
+        if (
+            pick is None
+            or (weak and (is_question(parsed) or is_control(parsed)))
+            or (pick.how == "phrase" and asks_something(parsed))
+        ):
             return parsed
         if pick.choice is None:
             return replace(parsed, intent="none_of_these", confidence=1.0, picked=pick.how)

@@ -62,12 +62,13 @@ class Database:
 
         Under a lock of its own: every command migrates (serve, dispatch, staff add...), and
         two starting together on an empty database would both create ``alembic_version``.
+        One head only: two branches of migrations fail here rather than in production.
         """
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS))
         with self.exclusive("hotline:migrate"), self.engine.begin() as connection:
             config.attributes["connection"] = connection
-            command.upgrade(config, "heads")
+            command.upgrade(config, "head")
 
     @contextmanager
     def exclusive(self, name: str) -> Iterator[None]:

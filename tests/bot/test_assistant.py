@@ -6,7 +6,7 @@ import logging
 import threading
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 
 import pytest
 from sqlalchemy import select
@@ -15,6 +15,7 @@ from bot.assistant import InputTooLong
 from bot.contract import InboundMessage
 from bot.runtime import Runtime
 from bot.storage.models import Conversation, Handoff, Turn
+from tests.conftest import SATURDAY_MORNING, THURSDAY_MORNING
 
 
 def message(sender: str, text: str, **extra: object) -> InboundMessage:
@@ -100,10 +101,6 @@ def test_updates_are_offered_in_the_channel_s_own_terms(
 
 def _fixed(moment: datetime) -> Callable[[], datetime]:
     return lambda: moment
-
-
-SATURDAY_MORNING = datetime(2026, 12, 5, 18, 0, tzinfo=UTC)  # 10:00 in Port Alder
-THURSDAY_MORNING = datetime(2026, 12, 3, 18, 0, tzinfo=UTC)
 
 
 def test_a_person_outside_office_hours_says_when_and_offers_a_call_back(

@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import httpx
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Page, Route, expect
 
 from bot import service_requests
 from bot.runtime import Runtime
@@ -203,6 +203,32 @@ def test_empty_message_is_not_sent(page: Page, server: str) -> None:
     assert page.locator("#messages .message").count() == 1
 
 
+def test_a_message_typed_while_the_last_is_on_its_way_waits_its_turn(
+    page: Page, server: str
+) -> None:
+    """A quick typist loses nothing: the second message is sent once the first is answered."""
+    held: list[Route] = []
+    page.route(
+        "**/api/v1/messages", lambda route: route.continue_() if held else held.append(route)
+    )
+    page.goto(f"{server}/chat")
+    page.locator("#message").fill("what is the emergency number")
+    page.locator("#message").press("Enter")
+    page.wait_for_function(
+        "document.querySelector('#transcript').getAttribute('aria-busy') === 'true'"
+    )
+    page.locator("#message").fill("when is the library open")
+    page.locator("#message").press("Enter")
+    expect(page.locator("#messages .message.you")).to_have_count(2)
+    assert held and page.locator("#messages .message.bot").count() == 1  # still on its way
+    held[0].continue_()
+    answers = page.locator("#messages .message.bot")
+    expect(answers).to_have_count(3)
+    expect(answers.nth(1)).to_contain_text("911")
+    expect(answers.nth(2)).to_contain_text(re.compile("librar|district", re.IGNORECASE))
+    expect(page.locator("#message")).to_have_value("")
+
+
 def test_notice_appears_on_the_page(page: Page, server: str, runtime: Runtime) -> None:
     import asyncio
 
@@ -282,6 +308,7 @@ def test_widget_embeds_the_chat_with_one_script_tag(page: Page, server: str) -> 
         page.keyboard.press("Enter")
         expect(launcher).to_have_attribute("aria-expanded", "true")
         chat = page.frame_locator("iframe[title='City helpline chat']")
+        expect(chat.locator("#send")).to_be_enabled()  # the chat's script is running
         chat.locator("#message").fill("hello")
         chat.locator("#message").press("Enter")
         expect(chat.locator("#messages .message.bot").nth(1)).to_be_visible()

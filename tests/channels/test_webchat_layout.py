@@ -117,6 +117,8 @@ def open_widget(page: Page) -> None:
     if launcher.get_attribute("aria-expanded") != "true":
         launcher.click()
     expect(page.locator("iframe[title='City helpline chat']")).to_be_visible()
+    chat = page.frame_locator("iframe[title='City helpline chat']")
+    expect(chat.locator("#send")).to_be_enabled()  # the chat's script is running
 
 
 FIND_PROBLEMS = """() => {
@@ -180,6 +182,7 @@ def set_bigger_text(frame: Frame, on: bool) -> None:
     expect(toggle).to_have_attribute("aria-pressed", "true" if on else "false")
 
 
+@pytest.mark.usefixtures("staff_in")  # a handoff that staff answer at once
 def test_the_page_at_every_size(page: Page, server: str, runtime: Runtime, shots: Path) -> None:
     page.goto(f"{server}/chat", wait_until="networkidle")
     converse(page, page, runtime)
@@ -200,6 +203,7 @@ def test_the_page_at_every_size(page: Page, server: str, runtime: Runtime, shots
     print(f"screenshots in {shots}")
 
 
+@pytest.mark.usefixtures("staff_in")  # a handoff that staff answer at once
 def test_the_widget_on_a_hostile_page_at_every_size(
     page: Page, server: str, runtime: Runtime, shots: Path
 ) -> None:

@@ -33,9 +33,8 @@
   const statusLine = document.getElementById("status");
   const form = document.getElementById("composer");
   const input = document.getElementById("message");
-  const sendButton = document.getElementById("send");
   const speakButton = document.getElementById("speak");
-  let busy = false;
+  let pending = Promise.resolve();  // messages go one at a time, in the order typed
 
   // -- display settings, remembered in this browser ------------------------------------
   const toggles = [
@@ -141,17 +140,26 @@
   }
 
   function setBusy(on, text) {
-    busy = on;
-    sendButton.disabled = on;
     transcript.setAttribute("aria-busy", on ? "true" : "false");
     statusLine.textContent = text || "";
   }
 
   // -- sending ---------------------------------------------------------------------------
-  async function send(text, shown) {
+  // A message typed while the last is on its way waits its turn: nothing typed is lost.
+  function send(text, shown) {
     text = (text || "").trim();
-    if (!text || busy) return;
+    if (!text) return pending;
     reveal(say("you", shown || text));
+    pending = pending.then(() => deliver(text, shown));
+    return pending;
+  }
+
+  function giveBack(text, shown) {
+    if (!shown && !input.value) input.value = text;
+    input.focus();
+  }
+
+  async function deliver(text, shown) {
     setBusy(true, "Sending your message…");
     let response;
     try {
@@ -163,8 +171,7 @@
       });
     } catch (_) {
       setBusy(false, "Sorry, the message could not be sent. Please check your connection and try again.");
-      if (!shown) input.value = text;
-      input.focus();
+      giveBack(text, shown);
       return;
     }
     if (!response.ok) {
@@ -175,8 +182,7 @@
         503: "The helpline is starting up. Please try again in a moment.",
       }[response.status] || "Sorry, something went wrong. Please try again.";
       setBusy(false, problem);
-      if (!shown) input.value = text;
-      input.focus();
+      giveBack(text, shown);
       return;
     }
     const reply = await response.json();
@@ -351,5 +357,7 @@
     } catch (_) { /* offline: start afresh */ }
   }
   restoreTranscript().then(fetchNotices);
+  // Send starts disabled in the page: before this script runs it would submit the form natively.
+  document.getElementById("send").disabled = false;
   window.setInterval(() => { if (!document.hidden) fetchNotices(); }, NOTICE_EVERY_MS);
 })();

@@ -12,9 +12,10 @@ import httpx
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page, expect
+from sqlalchemy import select
 
 from bot.runtime import Runtime
-from bot.storage.models import OutboxMessage
+from bot.storage.models import Handoff, OutboxMessage
 from tests.channels.channel_helpers import BROWSER_MARKS, WebResident, app_for, serve
 from tests.channels.staff.conftest import PASSWORD, new_account
 from tests.channels.staff.helpers import dead_request, file_request
@@ -131,6 +132,7 @@ def test_import_with_a_bad_row_applies_nothing(
     assert runtime.knowledge.get_by_slug(good) is None
 
 
+@pytest.mark.usefixtures("staff_in")
 def test_agent_changes_a_request_and_answers_a_handoff(
     page: Page, server: str, runtime: Runtime
 ) -> None:
@@ -153,7 +155,10 @@ def test_agent_changes_a_request_and_answers_a_handoff(
 
     page.get_by_role("link", name="Handoffs").click()
     assert_accessible(page)
-    page.get_by_role("link", name="Open conversation").last.click()
+    with runtime.db.sessions() as session:
+        waiting = select(Handoff.id).where(Handoff.reply_address == resident.sender)
+        handoff = session.scalars(waiting).one()
+    page.get_by_role("link", name=f"Open conversation {handoff}", exact=True).click()
     expect(page.locator(".transcript")).to_contain_text("I want to talk to a person")
     page.get_by_role("button", name="Take this conversation").click()
     page.get_by_label("Your reply to the resident").fill("Hi, I am Sam. How can I help?")

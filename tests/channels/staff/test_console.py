@@ -427,13 +427,14 @@ def test_an_emergency_comes_first_in_the_inbox_and_on_the_dashboard(
     console: Callable[[str], Console], runtime: Runtime
 ) -> None:
     agent = console("agent")
-    waiting = f"web-{uuid.uuid4().hex}"
-    ask(agent.client, "I want to talk to a person", waiting)  # an ordinary handoff, older
-    resident = f"web-{uuid.uuid4().hex}"
-    reply = ask(agent.client, "there are flames coming out of my neighbours kitchen", resident)
+    waiting, resident = WebResident(agent.client), WebResident(agent.client)
+    waiting.say("I want to talk to a person")  # an ordinary handoff, older
+    reply = resident.say("there are flames coming out of my neighbours kitchen")
     assert reply["alert"] == "emergency" and reply["handoff"] is False
     with runtime.db.sessions() as session:
-        handoff = session.scalars(select(Handoff).where(Handoff.reply_address == resident)).one()
+        handoff = session.scalars(
+            select(Handoff).where(Handoff.reply_address == resident.sender)
+        ).one()
         conversation = session.get(Conversation, handoff.conversation_id)
         assert conversation.alert == "emergency" and conversation.alert_at is not None
         assert conversation.status == "bot"  # the resident can go on talking to the bot
@@ -441,17 +442,17 @@ def test_an_emergency_comes_first_in_the_inbox_and_on_the_dashboard(
     inbox = agent.get("/staff/handoffs").text
     rows = re.findall(r'href="/staff/handoffs/(\d+)"', inbox)
     with runtime.db.sessions() as session:
-        older = session.scalars(select(Handoff).where(Handoff.reply_address == waiting)).one()
+        older = session.scalars(
+            select(Handoff).where(Handoff.reply_address == waiting.sender)
+        ).one()
     assert rows.index(str(handoff.id)) < rows.index(str(older.id))  # before older ordinary ones
     assert 'class="badge alert">Emergency' in inbox
     assert (
         "gave the resident\n  the emergency number first"
         in agent.get(f"/staff/handoffs/{handoff.id}").text
     )
-    ask(agent.client, "I want to talk to a person", resident)
+    resident.say("I want to talk to a person")
     with runtime.db.sessions() as session:  # asking for a person keeps the one handoff
-        assert (
-            len(session.scalars(select(Handoff).where(Handoff.reply_address == resident)).all())
-            == 1
-        )
+        same = select(Handoff).where(Handoff.reply_address == resident.sender)
+        assert len(session.scalars(same).all()) == 1
     assert re.search(r'id="alerts">[1-9]\d*<', agent.get("/staff").text)

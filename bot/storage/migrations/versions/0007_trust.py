@@ -5,8 +5,8 @@
 are recreated empty, since a row without its sender cannot be told apart from another
 sender's. A delivery retried across the upgrade is answered once more, nothing else is lost.
 
-Revision ID: 0006_trust
-Revises: 0005_sign_in_failures
+Revision ID: 0007_trust
+Revises: 0006_triage_alerts
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006_trust"
-down_revision = "0005_sign_in_failures"
+revision = "0007_trust"
+down_revision = "0006_triage_alerts"
 branch_labels = None
 depends_on = None
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
@@ -10,15 +11,29 @@ import pytest
 from playwright.sync_api import Page, Route, expect
 
 from bot.runtime import Runtime
-from tests.channels.channel_helpers import BROWSER_MARKS, app_for, serve
-
-pytestmark = BROWSER_MARKS
+from channels import api_docs
+from tests.channels.channel_helpers import CHROMIUM, app_for, serve
 
 
 @pytest.fixture(scope="module")
 def server(runtime: Runtime) -> Iterator[str]:
     with serve(app_for(runtime)) as url:
         yield url
+
+
+def test_another_copy_of_swagger_ui_is_not_served(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The wheel's files are served only as the pinned version has them."""
+    for name in api_docs.ASSETS:
+        (tmp_path / name).write_bytes((api_docs.STATIC / name).read_bytes() + b"/* changed */")
+    monkeypatch.setattr(api_docs, "STATIC", tmp_path)
+    api_docs.checked_asset.cache_clear()
+    try:
+        assert api_docs.checked_asset("swagger-ui-bundle.js") is None
+        assert "does not match fastapi-offline 1.7.7" in caplog.text
+    finally:
+        api_docs.checked_asset.cache_clear()
 
 
 def test_page_headers_and_assets(server: str) -> None:
@@ -35,6 +50,8 @@ def test_page_headers_and_assets(server: str) -> None:
     assert httpx.get(f"{server}/redoc").status_code == 404  # FastAPI's CDN page is off
 
 
+@pytest.mark.browser
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium")
 def test_docs_list_the_operations_with_no_network(page: Page, server: str) -> None:
     local = urlsplit(server).netloc
     refused: list[str] = []

@@ -45,6 +45,11 @@ def test_conversations(
 
     if in_place and not url:
         storage_note(Settings())
+    elif not url:
+        where = Settings().data_dir.resolve()
+        typer.echo(
+            f"playing on a scratch copy of the data folder {where}: nothing real is filed", err=True
+        )
     code = suite_run.run(
         paths,
         url=url,

@@ -14,6 +14,7 @@ import typer
 import yaml
 
 from bot.contract import InboundMessage, Reply
+from bot.replies import GREETING
 from bot.settings import Settings
 from channels import call_console, dispatch_cli, qa_cli
 from channels.cli_help import HelpGroup, storage_note
@@ -168,8 +169,6 @@ def chat(
 
         def send(text: str) -> Reply:
             return assistant.handle(InboundMessage(channel="console", sender=sender, text=text))
-
-    from bot.replies import GREETING
 
     typer.echo(wrapped("bot", GREETING))
     typer.echo("(An empty line or Ctrl-D ends the chat.)")

@@ -32,13 +32,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import joblib
 import numpy as np
 import yaml
 from sklearn.model_selection import StratifiedKFold
 from threadpoolctl import threadpool_limits
 
-from bot.nlu.embedding_engine import EngineConfig, _Features, _Model
+from bot.nlu.embedding_engine import EngineConfig, _Model
 from bot.nlu.training_data import load_training_data
 from knowledge.embedder import Embedder
 
@@ -318,18 +317,10 @@ class Triage:
     def save(self, directory: Path) -> None:
         if self.model is None:
             raise RuntimeError("train the triage model before saving it")
-        directory.mkdir(parents=True, exist_ok=True)
-        model = self.model
-        np.savez(
-            directory / "weights.npz",
-            w_dense=model.w_dense,
-            w_sparse=model.w_sparse if model.w_sparse is not None else np.zeros((0, 0)),
-            bias=model.bias,
-        )
-        joblib.dump(model.features.vectorizers, directory / "vectorizers.joblib")
+        self.model.save(directory)
         meta = {
             "format": FORMAT_VERSION,
-            "kinds": model.intents,
+            "kinds": self.model.intents,
             "threshold": self.threshold,
             "interrupt_threshold": self.interrupt_threshold,
             "config": asdict(self.config),
@@ -341,13 +332,7 @@ class Triage:
         meta = json.loads((directory / "triage.json").read_text())
         if meta.get("format") != FORMAT_VERSION:
             raise ValueError(f"triage model format {meta.get('format')}, not {FORMAT_VERSION}")
-        features = _Features(self.config)
-        features.vectorizers = joblib.load(directory / "vectorizers.joblib")
-        weights = np.load(directory / "weights.npz")
-        w_sparse = weights["w_sparse"] if weights["w_sparse"].size else None
-        self.model = _Model(
-            list(meta["kinds"]), features, weights["w_dense"], w_sparse, weights["bias"]
-        )
+        self.model = _Model.load(directory, self.config, list(meta["kinds"]))
         self.threshold = float(meta["threshold"])
         self.interrupt_threshold = float(meta["interrupt_threshold"])
         self.metrics = dict(meta.get("metrics") or {})

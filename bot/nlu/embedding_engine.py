@@ -41,7 +41,7 @@ from bot.nlu.language import detect_language
 from bot.nlu.training_data import TrainingData
 from knowledge.embedder import FEATURE_LAYERS, Embedder
 
-FORMAT_VERSION = 4
+FORMAT_VERSION = 5
 SEED = 13
 RANKING_SIZE = 10
 THRESHOLD_GRID = np.round(np.arange(0.0, 0.96, 0.01), 2)
@@ -210,6 +210,26 @@ class _Model:
             else None
         )
         return cls(intents, features, w_dense, w_sparse, bias)
+
+    def save(self, directory: Path) -> None:
+        """Weights and fitted vectorizers; the caller writes its own metadata beside them."""
+        directory.mkdir(parents=True, exist_ok=True)
+        empty = np.zeros((0, 0), np.float32)
+        np.savez(
+            directory / "weights.npz",
+            w_dense=self.w_dense,
+            w_sparse=self.w_sparse if self.w_sparse is not None else empty,
+            bias=self.bias,
+        )
+        joblib.dump(self.features.vectorizers, directory / "vectorizers.joblib")
+
+    @classmethod
+    def load(cls, directory: Path, config: EngineConfig, intents: list[str]) -> _Model:
+        features = _Features(config)
+        features.vectorizers = joblib.load(directory / "vectorizers.joblib")
+        weights = np.load(directory / "weights.npz")
+        w_sparse = weights["w_sparse"] if weights["w_sparse"].size else None
+        return cls(intents, features, weights["w_dense"], w_sparse, weights["bias"])
 
     def proba(self, texts: list[str], embedded: np.ndarray) -> np.ndarray:
         logits = np.atleast_2d(embedded).astype(np.float32) @ self.w_dense.T + self.bias
@@ -452,18 +472,7 @@ class EmbeddingEngine:
     def save(self, directory: Path) -> None:
         if self.model is None:
             raise RuntimeError("train or load the engine before saving it")
-        directory.mkdir(parents=True, exist_ok=True)
-        np.savez(
-            directory / "weights.npz",
-            w_dense=self.model.w_dense,
-            w_sparse=(
-                self.model.w_sparse
-                if self.model.w_sparse is not None
-                else np.zeros((0, 0), np.float32)
-            ),
-            bias=self.model.bias,
-        )
-        joblib.dump(self.model.features.vectorizers, directory / "vectorizers.joblib")
+        self.model.save(directory)
         self.tagger.save(directory)
         meta = {
             "format": FORMAT_VERSION,
@@ -488,13 +497,7 @@ class EmbeddingEngine:
         for key in ("word_ngrams", "char_ngrams"):
             config[key] = tuple(config[key])
         self.config = EngineConfig(**config)
-        features = _Features(self.config)
-        features.vectorizers = joblib.load(directory / "vectorizers.joblib")
-        weights = np.load(directory / "weights.npz")
-        w_sparse = weights["w_sparse"] if weights["w_sparse"].size else None
-        self.model = _Model(
-            list(meta["intents"]), features, weights["w_dense"], w_sparse, weights["bias"]
-        )
+        self.model = _Model.load(directory, self.config, list(meta["intents"]))
         self.threshold = float(meta["threshold"])
         self.metrics = dict(meta.get("metrics") or {})
         self.tagger.load(directory)

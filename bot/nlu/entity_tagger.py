@@ -5,6 +5,9 @@ kinds), and teams moving from Rasa bring ``[checking](account_type)`` annotation
 keep working. A CRF (the model behind Rasa's CRFEntityExtractor) learns them from a few
 hundred annotations in well under a second and tags a message in microseconds; the data's
 regexes and lookup tables are its features, as in Rasa, and its synonyms normalise values.
+People's names ("transfer money to ethan oswald") are rarely the ones in the training data
+and often lower-case; a token that is a common given name or surname (Faker's name lists for
+English- and Spanish-speaking places) is a feature too, which Rasa gets from spaCy's NER.
 
 Labels are BILOU tags whose entity part carries Rasa's role and group:
 ``B-city#destination`` is the first token of a ``city`` with role ``destination``.
@@ -17,6 +20,8 @@ import re
 import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cache
+from importlib import import_module
 from pathlib import Path
 
 import pycrfsuite
@@ -30,6 +35,22 @@ META_FILE = "entities.json"
 _TOKEN = re.compile(r"\w+(?:['’]\w+)*|[^\w\s]")
 _ROLE = "#"
 _GROUP = "@"
+
+
+NAME_LOCALES = ("en_US", "en_GB", "en_IE", "en_NZ", "en_IN", "es_MX", "es_ES")
+_NAME_LISTS = ("first_names", "first_names_male", "first_names_female", "last_names")
+
+
+@cache
+def person_names() -> frozenset[str]:
+    """Lower-case given names and surnames, about six thousand (5-fold CV on financial-demo's
+    training split: entity F1 0.873 without, 0.884 with; docs/benchmarks.md)."""
+    names: set[str] = set()
+    for locale in NAME_LOCALES:
+        provider = import_module(f"faker.providers.person.{locale}").Provider
+        for attribute in _NAME_LISTS:
+            names.update(n.lower() for n in getattr(provider, attribute, ()))
+    return frozenset(names)
 
 
 @dataclass(frozen=True)
@@ -100,6 +121,10 @@ class Patterns:
 def features(text: str, toks: list[tuple[int, int, str]], patterns: Patterns) -> list[list[str]]:
     marks = patterns.token_features(text, toks)
     words = [t[2] for t in toks]
+    names = person_names()
+    for i, word in enumerate(words):
+        if word.lower() in names:
+            marks[i].add("name")
     rows: list[list[str]] = []
     for i, word in enumerate(words):
         low = word.lower()

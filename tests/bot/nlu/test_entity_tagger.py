@@ -164,3 +164,39 @@ def test_financial_demo_entities_on_a_held_out_split() -> None:
     }
     precision, recall = len(gold & got) / len(got), len(gold & got) / len(gold)
     assert precision >= 0.85 and recall >= 0.7, (precision, recall)
+
+
+PAYEE_EXAMPLES = [
+    ("send 20 dollars to [Maria](PERSON)", "transfer"),
+    ("pay [Tom](PERSON) back for lunch", "transfer"),
+    ("transfer money to [Anna Lee](PERSON)", "transfer"),
+    ("give [Sam](PERSON) fifty", "transfer"),
+    ("send [david](PERSON) the rent", "transfer"),
+    ("pay [linda](PERSON) 30", "transfer"),
+    ("transfer 100 to [Peter Jones](PERSON)", "transfer"),
+    ("can you pay [Grace](PERSON) for me", "transfer"),
+    ("move 40 dollars to [Oliver](PERSON)", "transfer"),
+    ("pay [karen](PERSON) back", "transfer"),
+    ("send [Michael](PERSON) 15 for the tickets", "transfer"),
+    ("transfer the deposit to [susan](PERSON)", "transfer"),
+    ("give [robert smith](PERSON) the money", "transfer"),
+    ("pay [Helen](PERSON) for the cleaning", "transfer"),
+    ("send [george](PERSON) what I owe", "transfer"),
+    ("send it to my [brother](relation) please", "transfer"),
+    ("send money to my [landlord](relation)", "transfer"),
+    ("pay my [sister](relation) ten dollars", "transfer"),
+    ("transfer to the [plumber](relation)", "transfer"),
+    ("give my [neighbour](relation) twenty", "transfer"),
+    ("send money to the [babysitter](relation)", "transfer"),
+    ("what is my balance", "balance"),
+    ("how much money do I have", "balance"),
+    ("send me my statement", "statement"),
+]
+
+
+def test_a_name_never_seen_and_written_in_lower_case_is_still_a_name() -> None:
+    """Rasa finds these with spaCy's NER; we know common given names and surnames."""
+    tagger = EntityTagger().train(data_of(PAYEE_EXAMPLES))
+    assert spans(tagger, "transfer money to ethan") == [("PERSON", "ethan", None)]
+    assert spans(tagger, "pay james back for lunch") == [("PERSON", "james", None)]
+    assert spans(tagger, "send money to my cousin") == [("relation", "cousin", None)]

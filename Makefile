@@ -1,40 +1,58 @@
 # One entry point for a fresh machine: `make run` and `make test` set up what they need first.
 VENV ?= .venv
 PY := $(VENV)/bin/python
-APT_PACKAGES := espeak-ng libespeak-ng1 chromium postgresql sox
+# System packages (Debian names). Running needs these; the tests need TEST_APT_PACKAGES too.
+APT_PACKAGES := espeak-ng libespeak-ng1
+TEST_APT_PACKAGES := chromium postgresql sox
 PYTEST_ARGS ?=
 
-.PHONY: run test setup system lint postgres clean
+.PHONY: run test setup test-setup system test-system lint postgres stop-postgres reset clean
 
 run: setup
 	$(VENV)/bin/hotline serve --host 127.0.0.1 --port 8000
 
-test: setup postgres
+test: test-setup postgres
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	HOTLINE_TEST_POSTGRES_URL=$$(scripts/test-postgres.sh url) $(PY) -m pytest -n 2 $(PYTEST_ARGS)
 
 setup: system $(VENV)/.installed
 
+test-setup: test-system $(VENV)/.installed-dev
+
 system:
-	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
-	if [ -n "$$missing" ]; then \
-		echo "installing system packages:$$missing"; \
-		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
-	fi
+	@scripts/system-packages.sh $(APT_PACKAGES)
+
+test-system:
+	@scripts/system-packages.sh $(APT_PACKAGES) $(TEST_APT_PACKAGES)
 
 # torch first, pinned to the CPU wheel, or pip pulls a multi-GB CUDA build.
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e .
+	touch $@
+
+# The test tools (pytest, ruff, playwright, ...) on top of what running needs.
+$(VENV)/.installed-dev: $(VENV)/.installed
 	$(PY) -m pip install -q -e '.[dev]'
 	touch $@
 
 postgres:
 	scripts/test-postgres.sh start
 
+stop-postgres:
+	scripts/test-postgres.sh stop
+
 lint:
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
 
-clean:
-	rm -rf var .pytest_cache
+# Forget everything the server wrote: the database file, index, models, the hashing key.
+# The folder is the one the server uses (HOTLINE_DATA_DIR, from the environment or .env).
+reset:
+	@dir=$$( [ -x $(PY) ] && $(PY) -c 'from bot.settings import Settings; print(Settings().data_dir.resolve())' \
+		|| echo "$${HOTLINE_DATA_DIR:-var}" ); \
+	echo "removing the data folder $$dir"; rm -rf "$$dir"
+
+clean: reset
+	rm -rf .pytest_cache

@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import DateTime, String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from bot.storage.models import Base, utcnow
+from bot.storage.base import Base, utcnow
 
 KEY_PREFIX = "hik_"
 WEB_CHANNEL = "web"

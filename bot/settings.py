@@ -8,6 +8,7 @@ from typing import Literal
 
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
 
 
 def secret_text(secret: SecretStr | None) -> str | None:
@@ -138,6 +139,12 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'hotline.db').resolve()}"
+
+    @property
+    def storage(self) -> str:
+        """Where commands read and write, password hidden: a relative data folder surprises."""
+        database = make_url(self.db_url).render_as_string(hide_password=True)
+        return f"data folder {self.data_dir.resolve()}, database {database}"
 
     @property
     def model_dir(self) -> Path:

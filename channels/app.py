@@ -16,7 +16,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from bot.backoffice import config as backoffice
 from bot.runtime import Runtime, build_runtime
 from bot.settings import Settings
-from channels import api, backoffice_webhook, open311, outage, residents, staff
+from channels import api, api_docs, backoffice_webhook, open311, outage, residents, staff
 from channels.deps import NotReady
 from channels.request_limits import BodyLimit, validation_error
 
@@ -44,7 +44,14 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         if stop_dispatch is not None:  # SIGTERM ends uvicorn's serving, then this runs
             await asyncio.to_thread(stop_dispatch.stop, settings.backoffice_timeout + 5)
 
-    app = FastAPI(title="Hotline assistant", version="0.1.0", lifespan=lifespan)
+    # /docs comes from our own copy of Swagger UI (channels/api_docs.py), never a CDN.
+    app = FastAPI(
+        title="Hotline assistant",
+        version="0.1.0",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
     app.state.settings = settings
     app.state.runtime = runtime
     app.state.startup_error = None
@@ -64,6 +71,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(backoffice_webhook.router)  # status pushed by a webhook back office
     residents.install(app)  # Telegram, SMS, web chat, notices, rate limits
     staff.install(app)  # staff console /staff and staff API /api/v1/staff
+    api_docs.install(app)  # /docs: Swagger UI from our own files, strict CSP
     app.add_middleware(BodyLimit)  # before anything reads the body
     if settings.trusted_proxies.strip():  # outermost: every layer sees the real client
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)

@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from channels.cli_help import storage_note
+
 if TYPE_CHECKING:  # the speech stack loads only when a call is played: `hotline` starts fast
     from channels.voice_line import VoiceLine
     from voice.call import CallSession, CallTurn, Listen
@@ -146,8 +148,10 @@ def run_call(
     return turns
 
 
-def register(app: typer.Typer) -> None:
-    @app.command("call")
+def register(app: typer.Typer, panel: str) -> None:
+    """Add ``hotline call`` to ``app``, in the help's ``panel``."""
+
+    @app.command("call", rich_help_panel=panel)
     def call(
         turns: Annotated[
             list[str] | None,
@@ -155,7 +159,7 @@ def register(app: typer.Typer) -> None:
         ] = None,
         dtmf: Annotated[
             list[str] | None,
-            typer.Option(help="Key presses, one turn each, after the other turns."),
+            typer.Option(metavar="KEYS", help="Key presses, one turn each, after the other turns."),
         ] = None,
         out: Annotated[Path, typer.Option(help="Where the bot's replies go as WAV.")] = Path(
             "call-out"
@@ -172,5 +176,6 @@ def register(app: typer.Typer) -> None:
         planned = parse_turns(turns or [], dtmf or [])
         if not planned:
             raise typer.BadParameter("give at least one turn: a WAV file, '-' or --dtmf KEYS")
+        settings = storage_note(Settings())
         typer.echo("Loading the assistant and the speech models...")
-        run_call(build_line(build_runtime(Settings())), planned, out, caller)
+        run_call(build_line(build_runtime(settings)), planned, out, caller)

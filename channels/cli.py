@@ -1,28 +1,42 @@
-"""The `hotline` command: serve, chat, train and manage the knowledge base."""
+"""The `hotline` command, its commands grouped by who uses them (the help's panels)."""
 
 from __future__ import annotations
 
 import getpass
 import json
 import logging
-from collections.abc import Callable
+import shutil
+import textwrap
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 import yaml
 
 from bot.contract import InboundMessage, Reply
+from bot.replies import GREETING
 from bot.settings import Settings
-from channels import call_console, dispatch_cli
+from channels import call_console, dispatch_cli, qa_cli
+from channels.cli_help import HelpGroup, storage_note
 
-app = typer.Typer(help="City hotline assistant.", no_args_is_help=True)
-kb_app = typer.Typer(help="Import and export knowledge articles.", no_args_is_help=True)
-app.add_typer(kb_app, name="kb")
-staff_app = typer.Typer(help="Staff console accounts and integration keys.", no_args_is_help=True)
-app.add_typer(staff_app, name="staff")
-dispatch_cli.register(app)  # hotline dispatch, hotline outbox list|retry
-call_console.register(app)  # hotline call FILE.wav ...: the phone line without a phone
+# The help's panels: who runs each command.
+RUN = "Run the service"
+TRY = "Try it"
+STAFF = "Staff and content"
+QA = "Quality assurance"
+
+app = typer.Typer(cls=HelpGroup, help="City hotline assistant.", no_args_is_help=True)
+kb_app = typer.Typer(
+    cls=HelpGroup, help="Import and export knowledge articles.", no_args_is_help=True
+)
+app.add_typer(kb_app, name="kb", rich_help_panel=STAFF)
+staff_app = typer.Typer(
+    cls=HelpGroup, help="Staff console accounts and integration keys.", no_args_is_help=True
+)
+app.add_typer(staff_app, name="staff", rich_help_panel=STAFF)
+dispatch_cli.register(app, RUN, STAFF)  # hotline dispatch, hotline outbox list|retry
+call_console.register(app, TRY)  # hotline call FILE.wav ...: the phone line without a phone
+qa_cli.register(app, QA)  # hotline test, import-rasa, evaluate: the QA tools of evaluation/
 
 
 def _logging() -> None:
@@ -31,7 +45,7 @@ def _logging() -> None:
     )
 
 
-@app.command()
+@app.command(rich_help_panel=RUN)
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
@@ -41,10 +55,11 @@ def serve(
     import uvicorn
 
     _logging()
+    settings = storage_note(Settings())
     typer.echo(f"Hotline assistant on http://{host}:{port} (web chat: /chat, staff: /staff)")
     from channels.staff.commands import first_admin_hint
 
-    hint = first_admin_hint(Settings(), f"http://{host}:{port}")
+    hint = first_admin_hint(settings, f"http://{host}:{port}")
     if hint:
         typer.echo(hint)
     from channels.app import SERVER_OPTIONS
@@ -59,9 +74,13 @@ def serve(
     )
 
 
-@app.command()
-def train(force: Annotated[bool, typer.Option(help="Retrain even if unchanged.")] = True) -> None:
-    """Train the understanding model on the NLU data and save it to the data dir."""
+@app.command(rich_help_panel=STAFF)
+def train(
+    force: Annotated[
+        bool, typer.Option("--force", help="Retrain even if the NLU data has not changed.")
+    ] = False,
+) -> None:
+    """Train the understanding model on the NLU data and save it to the data folder."""
     from bot.catalogue import Catalogue
     from bot.city import City
     from bot.nlu.entities import EntityExtractor
@@ -70,7 +89,9 @@ def train(force: Annotated[bool, typer.Option(help="Retrain even if unchanged.")
     from knowledge.embedder import load_embedder
 
     _logging()
-    settings = Settings()
+    settings = storage_note(Settings())
+    stamp = settings.model_dir / f"nlu-{settings.nlu_engine}" / "fingerprint.json"
+    before = stamp.stat().st_mtime_ns if stamp.exists() else None
     try:
         data = load_training_data(*training_files(settings))
     except (NLUFormatError, FileNotFoundError) as exc:
@@ -78,7 +99,10 @@ def train(force: Annotated[bool, typer.Option(help="Retrain even if unchanged.")
         raise typer.Exit(2) from exc
     extractor = EntityExtractor(data, City.load(), Catalogue.load().codes)
     prepare_nlu(settings, load_embedder(cache_dir=settings.model_dir), extractor, data, force=force)
-    typer.echo(f"trained {settings.nlu_engine} on {len(data.examples)} examples")
+    if stamp.exists() and stamp.stat().st_mtime_ns != before:
+        typer.echo(f"trained {settings.nlu_engine} on {len(data.examples)} examples")
+    else:
+        typer.echo(f"{settings.nlu_engine} is up to date with the NLU data (--force retrains)")
 
 
 def render(reply: Reply) -> str:
@@ -92,7 +116,32 @@ def render(reply: Reply) -> str:
     return "\n".join(lines)
 
 
-@app.command()
+def wrapped(who: str, text: str, width: int | None = None) -> str:
+    """``who> text`` wrapped between words at the terminal's width, aligned after ``who> ``."""
+    width = width or shutil.get_terminal_size().columns
+    prefix = f"{who}> "
+    indent = " " * len(prefix)
+    lines = []
+    for number, line in enumerate(text.splitlines() or [""]):
+        stripped = line.lstrip()
+        hanging = indent + " " * (len(line) - len(stripped))  # a choice's own indent
+        first = prefix if number == 0 else hanging
+        lines.append(
+            textwrap.fill(
+                stripped,
+                width=max(width - 1, len(first) + 20),
+                initial_indent=first,
+                subsequent_indent=hanging + ("   " if stripped[:1].isdigit() else ""),
+                break_long_words=False,
+                break_on_hyphens=False,
+            )
+            if stripped
+            else first.rstrip()
+        )
+    return "\n".join(lines)
+
+
+@app.command(rich_help_panel=TRY)
 def chat(
     url: Annotated[
         str | None,
@@ -114,13 +163,15 @@ def chat(
     else:
         from bot.runtime import build_runtime
 
+        settings = storage_note(Settings())
         typer.echo("Loading the assistant...")
-        assistant = build_runtime(Settings()).assistant
+        assistant = build_runtime(settings).assistant
 
         def send(text: str) -> Reply:
             return assistant.handle(InboundMessage(channel="console", sender=sender, text=text))
 
-    typer.echo("Type your message; an empty line or Ctrl-D ends the chat.")
+    typer.echo(wrapped("bot", GREETING))
+    typer.echo("(An empty line or Ctrl-D ends the chat.)")
     while True:
         try:
             text = input("you> ").strip()
@@ -129,18 +180,21 @@ def chat(
         if not text:
             break
         reply = send(text)
-        typer.echo("bot> " + render(reply).replace("\n", "\n     "))
+        typer.echo(wrapped("bot", render(reply)))
         if any(m.ends_conversation for m in reply.messages):
             break
 
 
-@app.command()
+@app.command(rich_help_panel=RUN)
 def telegram(
     polling: Annotated[
-        bool, typer.Option(help="Fetch updates from Telegram (no public URL).")
+        bool, typer.Option("--polling", help="Fetch updates from Telegram (no public URL).")
     ] = False,
     set_webhook: Annotated[
-        bool, typer.Option(help="Point Telegram at HOTLINE_PUBLIC_URL/webhooks/telegram.")
+        bool,
+        typer.Option(
+            "--set-webhook", help="Point Telegram at HOTLINE_PUBLIC_URL/webhooks/telegram."
+        ),
     ] = False,
 ) -> None:
     """Run the Telegram bot by polling, or register the webhook that `hotline serve` answers."""
@@ -154,6 +208,7 @@ def telegram(
         typer.echo("set HOTLINE_TELEGRAM_BOT_TOKEN first (from @BotFather)", err=True)
         raise typer.Exit(2)
     if polling:
+        storage_note(settings)
         typer.echo("Telegram bot polling for updates; Ctrl-C stops it.")
         channel.run_polling(settings)
     elif set_webhook:
@@ -169,11 +224,11 @@ def telegram(
 
 
 @kb_app.command("export")
-def kb_export(path: Path) -> None:
+def kb_export(path: Annotated[Path, typer.Argument(help="A .yml or .json file.")]) -> None:
     """Write every article to a YAML or JSON file."""
     from bot.runtime import build_runtime
 
-    articles = build_runtime(Settings()).knowledge.export_articles()
+    articles = build_runtime(storage_note(Settings())).knowledge.export_articles()
     text = (
         json.dumps({"articles": articles}, indent=2, default=str)
         if path.suffix == ".json"
@@ -185,8 +240,10 @@ def kb_export(path: Path) -> None:
 
 @kb_app.command("import")
 def kb_import(
-    path: Path,
-    dry_run: Annotated[bool, typer.Option(help="Only report what would change.")] = False,
+    path: Annotated[Path, typer.Argument(help="A .yml or .json file of articles.")],
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Only report what would change.")
+    ] = False,
     author: Annotated[str, typer.Option(help="Recorded as the revisions' author.")] = "cli",
 ) -> None:
     """Import articles from YAML or JSON (all or nothing; keyed by slug)."""
@@ -194,149 +251,16 @@ def kb_import(
 
     raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     items = raw.get("articles", []) if isinstance(raw, dict) else raw
-    report = build_runtime(Settings()).knowledge.import_articles(items, author, dry_run=dry_run)
+    settings = storage_note(Settings())
+    report = build_runtime(settings).knowledge.import_articles(items, author, dry_run=dry_run)
     typer.echo(str(report))
     if report.errors:
         raise typer.Exit(1)
-
-
-@app.command("test")
-def test_conversations(
-    paths: Annotated[list[Path], typer.Argument(help="YAML conversation files or directories.")],
-    url: Annotated[str | None, typer.Option(help="Test a running server over REST.")] = None,
-    channel: Annotated[
-        str | None, typer.Option(help="Through a channel's webhook: sms or telegram.")
-    ] = None,
-    junit: Annotated[Path | None, typer.Option(help="Write JUnit XML here.")] = None,
-    html: Annotated[Path | None, typer.Option(help="Write an HTML report here.")] = None,
-    workers: Annotated[int, typer.Option(help="Conversations played at once.")] = 4,
-    action_map: Annotated[
-        Path | None, typer.Option(help="YAML {rasa_action: {expectation: value}}.")
-    ] = None,
-    in_place: Annotated[
-        bool, typer.Option(help="In process on the real data dir, not a scratch copy.")
-    ] = False,
-    api_key: Annotated[
-        str | None,
-        typer.Option(
-            envvar="HOTLINE_API_KEY",
-            help="With --url: an integration key for the conversations' channels.",
-        ),
-    ] = None,
-) -> None:
-    """Play conversation tests (ours or Rasa test stories); exit 1 if any fails."""
-    from evaluation import suite_run
-
-    code = suite_run.run(
-        paths,
-        url=url,
-        channel=channel,
-        junit=junit,
-        html=html,
-        workers=workers,
-        action_map=action_map,
-        in_place=in_place,
-        api_key=api_key,
-    )
-    raise typer.Exit(code)
-
-
-@app.command("import-rasa")
-def import_rasa(
-    project: Annotated[Path, typer.Argument(help="A Rasa project directory.")],
-    out: Annotated[Path, typer.Argument(help="Where to write our files.")],
-    action_map: Annotated[
-        Path | None, typer.Option(help="YAML {rasa_action: {expectation: value}}.")
-    ] = None,
-    map_intent: Annotated[
-        list[str] | None,
-        typer.Option("--map", help="THEIRS=OURS: file their intent under one of the city's."),
-    ] = None,
-    keep: Annotated[
-        list[str] | None, typer.Option(help="THEIRS: keep their intent as its own.")
-    ] = None,
-) -> None:
-    """Convert a Rasa project's NLU data, responses and test stories; report what didn't map."""
-    from evaluation import rasa_import, rasa_stories
-
-    pairs = [m.partition("=") for m in map_intent or []]
-    if any(not theirs or not ours for theirs, _, ours in pairs):
-        typer.echo("--map takes THEIRS=OURS, e.g. --map human_handoff=talk_to_human", err=True)
-        raise typer.Exit(2)
-    try:
-        report = rasa_import.import_project(
-            project,
-            out,
-            rasa_stories.load_action_map(action_map),
-            forced={theirs: ours for theirs, _, ours in pairs},
-            kept=set(keep or ()),
-        )
-    except (rasa_import.RasaProjectError, ValueError) as exc:
-        typer.echo(f"cannot import: {exc}", err=True)
-        raise typer.Exit(2) from exc
-    typer.echo(str(report))
-    typer.echo(f"report: {out / 'import-report.yml'}")
-    if report.errors:
-        raise typer.Exit(1)
-
-
-evaluate_app = typer.Typer(
-    help="Measure understanding and retrieval quality.", no_args_is_help=True
-)
-app.add_typer(evaluate_app, name="evaluate")
-
-
-def _report(run: Callable[[], Any], describe: Callable[[Any], str], out: Path) -> None:
-    """Run an evaluation and print its summary; bad data is a clear error (exit 2)."""
-    try:
-        summary = run()
-    except (ValueError, OSError) as exc:
-        typer.echo(f"cannot evaluate: {exc}", err=True)
-        raise typer.Exit(2) from exc
-    typer.echo(describe(summary))
-    typer.echo(f"report: {out / 'index.html'}")
-
-
-@evaluate_app.command("nlu")
-def evaluate_nlu(
-    folds: Annotated[int, typer.Option(help="Cross-validation folds.")] = 5,
-    out: Annotated[Path, typer.Option(help="Where the JSON, PNGs and HTML go.")] = Path(
-        "reports/nlu"
-    ),
-    target_oos_recall: Annotated[
-        float, typer.Option(help="Out-of-scope recall the threshold must reach.")
-    ] = 0.9,
-    data: Annotated[
-        list[Path] | None, typer.Option(help="NLU files (default: the configured ones).")
-    ] = None,
-) -> None:
-    """K-fold cross-validation: per-intent P/R/F1, confusion matrix, out-of-scope threshold."""
-    from evaluation import nlu_eval
-
-    _report(
-        lambda: nlu_eval.run(
-            data or None, folds=folds, out=out, target_oos_recall=target_oos_recall
-        ),
-        nlu_eval.describe,
-        out,
-    )
-
-
-@evaluate_app.command("retrieval")
-def evaluate_retrieval(
-    out: Annotated[Path, typer.Option(help="Where the JSON, PNG and HTML go.")] = Path(
-        "reports/retrieval"
-    ),
-) -> None:
-    """Hit@1, hit@3 and MRR of knowledge search on the labelled paraphrase sets."""
-    from evaluation import retrieval_eval
-
-    _report(lambda: retrieval_eval.run(out=out), retrieval_eval.describe, out)
 
 
 @staff_app.command("add")
 def staff_add(
-    name: str,
+    name: Annotated[str, typer.Argument(help="The sign-in name.")],
     role: Annotated[str, typer.Option(help="editor, agent, qa or admin.")] = "editor",
 ) -> None:
     """Create a staff account (password from HOTLINE_STAFF_PASSWORD, else asked twice)."""
@@ -345,11 +269,12 @@ def staff_add(
     from bot.staff.accounts import AccountError
     from channels.staff.commands import add_staff
 
+    settings = storage_note(Settings())
     password = os.environ.get("HOTLINE_STAFF_PASSWORD") or typer.prompt(
         "Password", hide_input=True, confirmation_prompt=True
     )
     try:
-        created = add_staff(Settings(), name, role, password)
+        created = add_staff(settings, name, role, password)
     except AccountError as exc:
         typer.echo(f"not created: {exc}", err=True)
         raise typer.Exit(1) from exc
@@ -360,7 +285,8 @@ def staff_add(
 def staff_key(
     name: Annotated[str, typer.Argument(help="Who uses the key (the city's app, a QA runner).")],
     channel: Annotated[
-        list[str], typer.Option(help="A channel the key may speak for (repeat for more).")
+        list[str],
+        typer.Option(metavar="CHANNEL", help="A channel the key may speak for (repeat for more)."),
     ],
 ) -> None:
     """Create an integration key for POST /api/v1/messages (printed once; revoke in /staff)."""
@@ -368,7 +294,7 @@ def staff_key(
     from channels.staff.commands import add_integration_key
 
     try:
-        scope, secret = add_integration_key(Settings(), name, channel)
+        scope, secret = add_integration_key(storage_note(Settings()), name, channel)
     except IntegrationKeyError as exc:
         typer.echo(f"not created: {exc}", err=True)
         raise typer.Exit(1) from exc

@@ -8,12 +8,15 @@ from typing import Annotated
 import typer
 
 from bot.settings import Settings
+from channels.cli_help import HelpGroup, storage_note
 
-outbox_app = typer.Typer(help="See and retry what waits for the back office.", no_args_is_help=True)
+outbox_app = typer.Typer(
+    cls=HelpGroup, help="See and retry what waits for the back office.", no_args_is_help=True
+)
 
 
 def dispatch(
-    once: Annotated[bool, typer.Option(help="One pass, then exit.")] = False,
+    once: Annotated[bool, typer.Option("--once", help="One pass, then exit.")] = False,
     interval: Annotated[
         float | None, typer.Option(help="Seconds between passes when idle.")
     ] = None,
@@ -32,7 +35,7 @@ def dispatch(
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    settings = Settings()
+    settings = storage_note(Settings())
     db = Database(settings.db_url)
     db.migrate()
     worker = build_worker(settings, db)
@@ -73,21 +76,23 @@ def outbox_list(
 
 @outbox_app.command("retry")
 def outbox_retry(
-    outbox_id: int,
+    outbox_id: Annotated[int, typer.Argument(help="The row's number, from `outbox list`.")],
     actor: Annotated[str, typer.Option(help="Who asked, for the log.")] = "cli",
 ) -> None:
     """Put a dead row back in line for delivery now."""
     from bot.backoffice import outbox
     from bot.storage.db import Database
 
+    settings = storage_note(Settings())
     try:
-        outbox.retry(Database(Settings().db_url), outbox_id, actor)
+        outbox.retry(Database(settings.db_url), outbox_id, actor)
     except outbox.NotRetryable as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(1) from exc
     typer.echo(f"outbox row {outbox_id} will be delivered again")
 
 
-def register(app: typer.Typer) -> None:
-    app.command()(dispatch)
-    app.add_typer(outbox_app, name="outbox")
+def register(app: typer.Typer, service_panel: str, staff_panel: str) -> None:
+    """Add ``dispatch`` to the service's commands and ``outbox`` to the staff's."""
+    app.command(rich_help_panel=service_panel)(dispatch)
+    app.add_typer(outbox_app, name="outbox", rich_help_panel=staff_panel)

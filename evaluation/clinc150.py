@@ -1,6 +1,7 @@
 """CLINC150 (Larson et al., 2019) against our EmbeddingEngine: the standard out-of-scope test.
 
-Reads ``../shared/datasets/clinc150/data_full.json`` (beside the repository) at run time only;
+Reads ``clinc150/data_full.json`` in the data sets' folder (``HOTLINE_DATASETS_DIR``, see
+evaluation/datasets.py) or ``--data`` at run time only;
 nothing of it is copied into the project. Thresholds are chosen on ``val`` + ``oos_val`` only
 and reported on ``test`` + ``oos_test``, as the paper prescribes.
 
@@ -25,7 +26,9 @@ from pathlib import Path
 
 import numpy as np
 
-DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared/datasets/clinc150/data_full.json"
+from evaluation.datasets import dataset
+
+DEFAULT_DATA = dataset("clinc150", "data_full.json")
 OOS = "out_of_scope"
 RECALL_TARGET = 0.75
 
@@ -57,6 +60,8 @@ def main() -> None:
     from bot.nlu.embedding_engine import EmbeddingEngine, EngineConfig, choose_threshold
     from knowledge.embedder import load_embedder
 
+    if not args.data.is_file():
+        parser.error(f"no CLINC150 at {args.data}: set HOTLINE_DATASETS_DIR or give --data")
     raw = json.loads(args.data.read_text(encoding="utf-8"))
     embedder = load_embedder()
     embedder.features(["warm up"])

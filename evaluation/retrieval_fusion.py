@@ -6,7 +6,7 @@ apart from the articles' own question variants). Prints hit@1, hit@3 and MRR of 
 lexical alone and the hybrid at the shipped defaults, then the grid over the dense weight w
 and the BM25 saturation c behind knowledge.index.DENSE_WEIGHT and LEXICAL_SATURATION.
 
-When ../shared/datasets/clinc150 is beside the repository it also prints where the fused
+When CLINC150 is in the data sets' folder (``HOTLINE_DATASETS_DIR``) it also prints where the fused
 score of the top hit falls for in-scope and out-of-scope questions (thresholds taken on
 oos_val, reported on oos_test), for the assistant's answer / suggest cut-offs.
 """
@@ -23,13 +23,14 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from evaluation.datasets import dataset
 from knowledge.demo import load_demo_articles
 from knowledge.embedder import load_embedder
 from knowledge.index import DENSE_WEIGHT, LEXICAL_SATURATION, KnowledgeIndex, fuse
 from knowledge.schema import ArticleView
 
 DATA = Path(__file__).with_name("data")
-CLINC = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "clinc150" / "data_full.json"
+CLINC = dataset("clinc150", "data_full.json")
 WEIGHTS = [round(0.05 * i, 2) for i in range(21)]
 SATURATIONS = [1.0, 2.0, 3.0, 5.0, 7.5, 10.0, 15.0, 20.0, 30.0]
 

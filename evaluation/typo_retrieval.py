@@ -5,7 +5,7 @@ the assistant's spelling correction.
 on phones: a dropped letter ("recyclin"), a doubled one ("binns"), two letters swapped ("teh").
 Two question sets: the project's paraphrases (evaluation/data/kb_paraphrases_*.yml) against
 the demo knowledge base, with the vocabulary the running assistant builds (NLU examples,
-articles, gazetteer, catalogue); and, where ../shared/datasets is present, the English
+articles, gazetteer, catalogue); and, where the data sets' folder has it, the English
 government COVID-19 FAQ (its paraphrase pairs against its own questions), whose vocabulary is
 that FAQ's own text, as a city importing another knowledge base would have it.
 """
@@ -19,7 +19,6 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 
 from bot.catalogue import Catalogue
 from bot.city import City
@@ -27,6 +26,7 @@ from bot.dialogue.choosing import Lexicon
 from bot.nlu.spelling import SpellCorrector, words
 from bot.nlu.training_data import load_training_data
 from bot.runtime import NLU_DATA, domain_vocabulary
+from evaluation.datasets import dataset
 from evaluation.retrieval_eval import (
     DATA,
     ask,
@@ -41,7 +41,7 @@ from knowledge.schema import ArticleView
 
 SEED = 12
 WORD_TYPO_RATE = 0.3  # of words of four letters or more; every question gets at least one
-COVID = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "gov_faq_covid"
+COVID = dataset("gov_faq_covid")
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,8 @@ from sqlalchemy import DateTime, Integer, String, Text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from bot.storage.base import Base, utcnow
 from bot.storage.db import Database
-from bot.storage.models import Base, utcnow
 
 
 class ChannelReceipt(Base):

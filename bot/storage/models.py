@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Any, ClassVar
+from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
-    JSON,
     Boolean,
     DateTime,
     Float,
@@ -18,17 +17,10 @@ from sqlalchemy import (
     UniqueConstraint,
     false,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column
 
 from bot import replies
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-class Base(DeclarativeBase):
-    type_annotation_map: ClassVar[dict[Any, Any]] = {dict[str, Any]: JSON, list[Any]: JSON}
+from bot.storage.base import Base, utcnow
 
 
 class Conversation(Base):
@@ -195,12 +187,6 @@ class Notice(Base):
     def signed_text(self) -> str:
         """What the resident reads: a staff reply opens with its writer's name."""
         return replies.staff_signed(self.author, self.text) if self.author else self.text
-
-
-from bot import integrations as _integrations  # noqa: E402, F401
-from bot.backoffice import models as _backoffice_models  # noqa: E402, F401
-from bot.staff import models as _staff_models  # noqa: E402, F401
-from bot.storage import channel_state as _channel_state  # noqa: E402, F401
 
 
 class HealthProbe(Base):

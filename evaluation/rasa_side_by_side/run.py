@@ -10,8 +10,8 @@ share our environment, so the script makes its own venv (pyenv's 3.10.13; about 
 and 2.2 GB the first time; HOTLINE_RASA_VENV moves it) and installs rasa 3.6.21 there.
 
 For each data set (our NLU data; RasaHQ's financial-demo, whose 258 entity annotations on 5
-entities measure learned entities; a CLINC150 subset; the last two read from
-../shared/datasets at run time) it splits train/test the same way for both, then:
+entities measure learned entities; a CLINC150 subset; the last two read from the data sets'
+folder, HOTLINE_DATASETS_DIR, at run time) it splits train/test the same way for both, then:
 - trains Rasa (``python -m rasa train nlu`` with config.yml beside this file) and ours (in a
   subprocess, serve_ours.py), timing each from process start to saved model;
 - serves each as its own process answering Rasa's ``POST /model/parse``, and parses every
@@ -47,13 +47,14 @@ from typing import Any
 import httpx
 import yaml
 
+from evaluation.datasets import dataset
 from evaluation.rasa_stories import strip_annotations
 from evaluation.server import free_port, stop_process
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
-CLINC = ROOT.parent / "shared" / "datasets" / "clinc150" / "data_full.json"
-FINANCIAL_DEMO = ROOT.parent / "shared" / "datasets" / "rasa_financial_demo" / "data" / "nlu"
+CLINC = dataset("clinc150", "data_full.json")
+FINANCIAL_DEMO = dataset("rasa_financial_demo", "data", "nlu")
 _SLUG = re.compile(r"[^a-z0-9]+")
 PYTHON310 = Path("/root/.pyenv/versions/3.10.13/bin/python")
 RASA_VERSION = "3.6.21"

@@ -15,14 +15,14 @@ from bot.runtime import Runtime, build_runtime
 from channels.cli import app as cli
 from evaluation import suite_run
 from evaluation.conversations import InProcessTarget, MovableClock, load_suite
+from evaluation.datasets import dataset
 from evaluation.rasa_import import PLACEHOLDER_URL, RasaProjectError, import_project
 from evaluation.rasa_stories import load_action_map
 from evaluation.targets import scratch_copy
-from tests.conftest import ROOT
 
 PROJECT = Path(__file__).with_name("rasa_project")
 ACTIONS = PROJECT / "action_map.yml"
-HELPDESK = ROOT.parent / "shared" / "datasets" / "rasa_helpdesk_assistant"
+HELPDESK = dataset("rasa_helpdesk_assistant")
 
 
 @pytest.fixture(scope="module")

@@ -19,11 +19,12 @@ from bot.runtime import Runtime, build_runtime
 from channels.cli import app as cli
 from evaluation import reports
 from evaluation.conversations import InProcessTarget, MovableClock, load_suite, run_suite
+from evaluation.datasets import datasets_dir
 from evaluation.rasa_import import ImportReport, import_project
 from evaluation.targets import scratch_copy
 from tests.conftest import ROOT
 
-SHARED = ROOT.parent / "shared" / "datasets"
+SHARED = datasets_dir()
 CITY_SUITE = ROOT / "tests" / "conversations"
 
 NLU = """\

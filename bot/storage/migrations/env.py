@@ -2,12 +2,11 @@
 
 from alembic import context
 
-from bot.storage.models import Base
-from knowledge.models import KnowledgeBase
+from bot.storage.tables import METADATA
 
 context.configure(
     connection=context.config.attributes["connection"],
-    target_metadata=[Base.metadata, KnowledgeBase.metadata],
+    target_metadata=METADATA,
     render_as_batch=True,
 )
 with context.begin_transaction():

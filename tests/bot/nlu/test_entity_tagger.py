@@ -13,10 +13,10 @@ from bot.nlu.embedding_engine import EmbeddingEngine
 from bot.nlu.entities import EntityExtractor
 from bot.nlu.entity_tagger import EntityTagger
 from bot.nlu.training_data import TrainingData, load_training_data, parse_example
+from evaluation.datasets import dataset
 from knowledge.embedder import Embedder
 
-ROOT = Path(__file__).resolve().parents[3]
-FINANCIAL_DEMO = ROOT.parent / "shared" / "datasets" / "rasa_financial_demo" / "data" / "nlu"
+FINANCIAL_DEMO = dataset("rasa_financial_demo", "data", "nlu")
 
 BIN_EXAMPLES = [
     ("my [green bin](bin_type) was not emptied", "report_problem"),

@@ -20,7 +20,7 @@ whose out-of-fold false alarms stay
 within ``SURE_FALSE_ALARMS``), or on a backstop cue, the alert is sure and replaces the rest
 of the turn (an open report waits); between the two the number comes first and the turn goes
 on as usual, so a false alarm costs a resident one extra sentence, not their answer. Figures:
-docs/benchmarks.md (python -m evaluation.triage).
+docs/benchmarks.md (python -m evaluation.benchmarks.triage).
 """
 
 from __future__ import annotations

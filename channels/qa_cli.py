@@ -41,7 +41,7 @@ def test_conversations(
     ] = None,
 ) -> None:
     """Play conversation tests (ours or Rasa test stories); exit 1 if any fails."""
-    from evaluation import suite_run
+    from evaluation.qa import suite_run
 
     if in_place and not url:
         storage_note(Settings())
@@ -84,7 +84,7 @@ def import_rasa(
     ] = None,
 ) -> None:
     """Convert a Rasa project's NLU data, responses and test stories; report what didn't map."""
-    from evaluation import rasa_import, rasa_stories
+    from evaluation.qa import rasa_import, rasa_stories
 
     pairs = [m.partition("=") for m in map_intent or []]
     if any(not theirs or not ours for theirs, _, ours in pairs):
@@ -138,7 +138,7 @@ def evaluate_nlu(
     ] = None,
 ) -> None:
     """K-fold cross-validation: per-intent P/R/F1, confusion matrix, out-of-scope threshold."""
-    from evaluation import nlu_eval
+    from evaluation.qa import nlu_eval
 
     _report(
         lambda: nlu_eval.run(
@@ -156,7 +156,7 @@ def evaluate_retrieval(
     ),
 ) -> None:
     """Hit@1, hit@3 and MRR of knowledge search on the labelled paraphrase sets."""
-    from evaluation import retrieval_eval
+    from evaluation.qa import retrieval_eval
 
     _report(lambda: retrieval_eval.run(out=out), retrieval_eval.describe, out)
 

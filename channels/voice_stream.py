@@ -16,7 +16,7 @@ The transport (Twilio Media Streams in ``channels/voice_twilio.py``) hands every
   a :meth:`CallSession.silence` turn.
 
 Latency (end of speech to the first byte of reply audio) is recorded per turn in
-``latencies`` for ``evaluation/call_latency.py``.
+``latencies`` for ``evaluation/benchmarks/call_latency.py``.
 """
 
 from __future__ import annotations

@@ -24,7 +24,8 @@ from knowledge.embedder import Embedder
 from knowledge.lexical import LexicalIndex
 from knowledge.schema import ArticleView
 
-# Fusion, measured by evaluation/retrieval_fusion.py on the 300 held-out paraphrases of the demo
+# Fusion, measured by evaluation/benchmarks/retrieval_fusion.py on the 300 held-out
+# paraphrases of the demo
 # KB (150 articles): dense alone hit@1 0.840 / hit@3 0.970 / MRR 0.903, lexical alone
 # 0.790 / 0.917 / 0.856, hybrid at these values 0.913 / 0.987 / 0.950. MRR is flat (0.945-0.951)
 # along w 0.4-0.65 with c rising as w falls; we take the middle, where the scale also keeps

@@ -13,7 +13,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from bot.office_hours import OfficeHours
 from bot.runtime import Runtime, build_runtime
 from bot.settings import Settings
-from evaluation.conversations import MovableClock
+from evaluation.qa.conversations import MovableClock
 
 ROOT = Path(__file__).resolve().parents[1]
 THURSDAY_MORNING = datetime(2026, 12, 3, 18, 0, tzinfo=UTC)  # 10:00 in Port Alder: staff are in

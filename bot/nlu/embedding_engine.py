@@ -4,7 +4,8 @@ Why these features: the MiniLM sentence embedding carries meaning (paraphrases, 
 the mean-pooled states of two inner layers carry more of the wording, and the word and
 character n-grams carry the exact wording and survive typos; stacked into one linear model
 they beat each alone. Measured on CLINC150 (test, no threshold): sentence embedding alone
-95.3-95.5 %, with n-grams 96.4 %, with the inner layers too 96.7 % (evaluation/clinc150.py).
+95.3-95.5 %, with n-grams 96.4 %, with the inner layers too 96.7 %
+(evaluation/benchmarks/clinc150.py).
 
 Out of scope is both a trained intent (when the data has ``out_of_scope`` examples) and a
 confidence floor. The floor is chosen on held-out predictions, never guessed: out-of-fold

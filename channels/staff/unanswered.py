@@ -19,7 +19,8 @@ from channels.deps import MAX_ROW_ID
 from knowledge.schema import UnansweredView
 
 # Average cosine distance up to which questions join one group. Measured by
-# evaluation/unanswered_clustering.py (25 questions, 8 meanings): same-meaning pairs at 0.09-0.64
+# evaluation/benchmarks/unanswered_clustering.py (25 questions, 8 meanings): same-meaning
+# pairs at 0.09-0.64
 # (median 0.25), different meanings at 0.56-1.04 (median 0.88); thresholds 0.45-0.6 give an
 # adjusted Rand index of 0.96, 0.7 starts merging meanings. 0.5 errs towards splitting, which
 # costs staff a second click, over merging, which would hide a question.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.runtime import Runtime
-from evaluation.conversations import (
+from evaluation.qa.conversations import (
     InProcessTarget,
     MovableClock,
     load_suite,

@@ -1,6 +1,7 @@
 """Emergency and crisis triage: the detector on phrasings of its own, and the assistant's turn.
 
-The held-out figures are a benchmark (python -m evaluation.triage); these check behaviour on
+The held-out figures are a benchmark (python -m evaluation.benchmarks.triage); these check
+behaviour on
 a few varied phrasings written for these tests, none from either data file.
 """
 

@@ -21,7 +21,7 @@ from bot import integrations
 from bot.runtime import Runtime
 from bot.settings import Settings
 from channels.app import SERVER_OPTIONS, create_app
-from evaluation.server import free_port
+from evaluation.benchmarks.server import free_port
 
 TELEGRAM_TOKEN = "123456789:TEST-token-for-the-fake-bot-api"
 TELEGRAM_SECRET = "test-secret-token_0123456789"

@@ -9,10 +9,10 @@ from fastapi.testclient import TestClient
 
 from bot import service_requests
 from bot.runtime import Runtime
-from evaluation.channel_targets import SmsTarget, TelegramTarget
-from evaluation.conversations import load_suite, run_conversation
-from evaluation.provider_fakes import FakeTelegram
-from evaluation.targets import RestTarget
+from evaluation.qa.channel_targets import SmsTarget, TelegramTarget
+from evaluation.qa.conversations import load_suite, run_conversation
+from evaluation.qa.provider_fakes import FakeTelegram
+from evaluation.qa.targets import RestTarget
 from tests.channels.channel_helpers import (
     TELEGRAM_SECRET,
     TELEGRAM_TOKEN,
@@ -82,7 +82,7 @@ def test_channel_targets_say_what_they_cannot_play(
 ) -> None:
     from datetime import timedelta
 
-    from evaluation.conversations import Unsupported
+    from evaluation.qa.conversations import Unsupported
 
     for name, target in targets(client, bot_api, runtime).items():
         if name == "rest":

@@ -36,7 +36,7 @@ from bot.storage.db import Database
 from bot.storage.models import Notice, OutboxMessage, ServiceRequest
 from channels import open311
 from channels.app import create_app
-from evaluation.server import hotline_server
+from evaluation.benchmarks.server import hotline_server
 from tests.bot.backoffice.support import file_requests, wait_for
 from tests.databases import NEEDS_POSTGRES, fresh_database_url
 

@@ -14,8 +14,13 @@ from fastapi.testclient import TestClient
 from bot import replies
 from bot.runtime import Runtime
 from bot.storage.db import Database
-from evaluation.provider_fakes import FakeTelegram, text_update, twilio_signature, twilio_sms_form
-from evaluation.server import free_port
+from evaluation.benchmarks.server import free_port
+from evaluation.qa.provider_fakes import (
+    FakeTelegram,
+    text_update,
+    twilio_signature,
+    twilio_sms_form,
+)
 from tests.channels.channel_helpers import (
     TELEGRAM_SECRET,
     TELEGRAM_TOKEN,

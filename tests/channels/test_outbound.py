@@ -25,7 +25,12 @@ from channels.outbound import (
     build_senders,
     deliver_pending,
 )
-from evaluation.provider_fakes import FakeTelegram, FakeTwilio, twilio_signature, twilio_sms_form
+from evaluation.qa.provider_fakes import (
+    FakeTelegram,
+    FakeTwilio,
+    twilio_signature,
+    twilio_sms_form,
+)
 from tests.channels.channel_helpers import (
     TELEGRAM_TOKEN,
     TWILIO_FROM,

@@ -19,7 +19,7 @@ from bot.storage.channel_state import OptOut
 from bot.storage.models import Notice
 from channels import sms
 from channels.outbound import SmsNoticeSender, deliver_pending
-from evaluation.provider_fakes import FakeTwilio, twilio_signature, twilio_sms_form
+from evaluation.qa.provider_fakes import FakeTwilio, twilio_signature, twilio_sms_form
 from tests.channels.channel_helpers import (
     TWILIO_FROM,
     TWILIO_SID,

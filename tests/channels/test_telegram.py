@@ -21,7 +21,7 @@ from bot.runtime import Runtime
 from bot.storage.models import Conversation, Turn
 from channels import telegram
 from channels.rate_limit import SLOW_DOWN, RateLimiter
-from evaluation.provider_fakes import (
+from evaluation.qa.provider_fakes import (
     FakeTelegram,
     callback_update,
     location_update,

@@ -19,7 +19,7 @@ from bot.backoffice import webhook
 from bot.runtime import Runtime
 from bot.settings import Settings
 from channels.app import create_app
-from evaluation.provider_fakes import twilio_signature, twilio_sms_form
+from evaluation.qa.provider_fakes import twilio_signature, twilio_sms_form
 from tests.channels.channel_helpers import TELEGRAM_TOKEN, TWILIO_SID
 
 BLANK = {

@@ -20,7 +20,7 @@ from bot.storage.channel_state import ChannelSession
 from bot.storage.models import Notice, ProcessedMessage, ServiceRequest
 from channels import outbound, voice_twilio
 from channels.voice_line import line_for
-from evaluation.provider_fakes import FakeTwilio, twilio_signature
+from evaluation.qa.provider_fakes import FakeTwilio, twilio_signature
 from tests.channels.channel_helpers import TWILIO_FROM, TWILIO_SID, TWILIO_TOKEN, app_for
 from tests.channels.voice_helpers import call_sid, caller_number, voice_form
 from voice.call import (

@@ -121,7 +121,7 @@ def phone_band_variant(phones: Phones) -> Phones | None:
     """``phones`` as they sound over a phone line: without "s" and "z" ("street" -> T R IY T).
 
     None when nothing is lost or nothing would be left. Measured on telephone-degraded
-    synthetic calls (evaluation/asr_wer.py): domain-LM word errors from 17% to 9%, and
+    synthetic calls (evaluation/benchmarks/asr_wer.py): domain-LM word errors from 17% to 9%, and
     no change on wideband audio, where the full pronunciation still wins.
     """
     kept = tuple(phone for phone in phones if phone not in _ABOVE_PHONE_BAND)

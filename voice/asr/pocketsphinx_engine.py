@@ -3,7 +3,7 @@
 On synthesized calls degraded to telephone quality, pocketsphinx's general English LM
 gets about 81% of the words wrong; a small LM built from the hotline's own texts, with
 a dictionary restricted to their words and their phone-band pronunciations, about 9%
-(evaluation/asr_wer.py). The en-us acoustic model is wideband: on the phone band it
+(evaluation/benchmarks/asr_wer.py). The en-us acoustic model is wideband: on the phone band it
 loses the "s" of "six", "seven" and "street", which the phone-band dictionary variants
 (voice/asr/lexicon.py) make up for; still prefer grammars, and digit grammars of known
 length, where a caller answers.
@@ -32,7 +32,7 @@ ALWAYS_WORDS = (*DIGIT_WORDS, "oh", "yes", "no", *COMMANDS)
 # pocketsphinx's noise tracking and cepstral normalisation break down on digital silence
 # (runs of exact zeros: synthesized speech, silence-suppressed VoIP, mu-law 0xFF). A
 # faint noise floor, like a real line's, took domain-LM word errors on telephone-degraded
-# synthetic calls from 45% to 26% (one take of each evaluation/asr_wer.py utterance).
+# synthetic calls from 45% to 26% (one take of each evaluation/benchmarks/asr_wer.py utterance).
 NOISE_FLOOR_DBFS = -50.0
 # The share of each n-gram order's probability left for backing off to the next lower
 # one. ArpaBoLM's default, 0.5, lets a few dozen sentences' worth of counts say little;

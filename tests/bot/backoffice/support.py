@@ -1,5 +1,5 @@
 """Test parts for the back office: requests filed as the assistant files them, the fake back
-office (evaluation/backoffice_fake.py), waiting, and child processes."""
+office (evaluation/benchmarks/backoffice_fake.py), waiting, and child processes."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from pathlib import Path
 from bot import service_requests
 from bot.storage.db import Database
 from bot.storage.models import ServiceRequest
-from evaluation.backoffice_fake import FakeBackOffice
+from evaluation.benchmarks.backoffice_fake import FakeBackOffice
 
 __all__ = ["FakeBackOffice", "dispatcher_process", "file_requests", "wait_for"]
 

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from bot.storage.db import Database
 from bot.storage.models import OutboxMessage
-from evaluation.server import stop_process
+from evaluation.benchmarks.server import stop_process
 from tests.databases import NEEDS_POSTGRES
 
 from .support import FakeBackOffice, dispatcher_process, file_requests, wait_for

@@ -13,7 +13,7 @@ from bot.nlu.embedding_engine import EmbeddingEngine
 from bot.nlu.entities import EntityExtractor
 from bot.nlu.entity_tagger import EntityTagger
 from bot.nlu.training_data import TrainingData, load_training_data, parse_example
-from evaluation.datasets import dataset
+from evaluation.benchmarks.datasets import dataset
 from knowledge.embedder import Embedder
 
 FINANCIAL_DEMO = dataset("rasa_financial_demo", "data", "nlu")

@@ -18,7 +18,7 @@ from bot.runtime import Runtime
 from bot.staff import accounts
 from bot.staff.models import SignInFailures
 from channels.staff.auth import DEVICE_COOKIE
-from evaluation.conversations import MovableClock
+from evaluation.qa.conversations import MovableClock
 from tests.channels.channel_helpers import app_for, serve
 from tests.channels.staff.conftest import PASSWORD, Console, csrf_of, new_account
 

@@ -1,0 +1,1 @@
+"""The project's own benchmarks: speed, load, quality against public data sets and Rasa."""

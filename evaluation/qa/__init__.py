@@ -1,0 +1,1 @@
+"""The QA product: conversation tests, the Rasa import, NLU and retrieval reports."""

@@ -45,7 +45,11 @@ class Settings(BaseSettings):
     twilio_api_url: str | None = None
     # Residents' channels (channels/rate_limit.py, channels/outbound.py): `limits` notation.
     rate_limit_sender: str = "30/minute"
-    rate_limit_channel: str = "6000/minute"
+    rate_limit_channel: str = "15000/minute"  # 250 a second: above what two cores answer
+    # Where the counters live: "auto" (the database on PostgreSQL, shared by every instance;
+    # memory on SQLite, which one instance serves), "memory", "database", or a `limits`
+    # storage URI such as redis://host:6379.
+    rate_limit_storage: str = "auto"
     notice_interval_seconds: float = 15.0
 
     # Back office (bot/backoffice): "local" (our own Open311 server and staff desk), "open311",

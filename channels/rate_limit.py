@@ -1,9 +1,9 @@
 """Rate limits per sender and per channel, so one resident or one flood cannot starve the rest.
 
-Counters are in memory (the ``limits`` library's moving window): with several app instances
-behind a load balancer each instance counts on its own, so the effective limit is the
-configured one times the number of instances. That is enough to stop a runaway client or a
-loop between two bots; a shared store (``limits`` supports Redis) would make it exact.
+Fixed windows of the ``limits`` library, counted where ``HOTLINE_RATE_LIMIT_STORAGE`` says:
+by default in our database on PostgreSQL, so that every instance behind a load balancer
+counts the same messages (bot/storage/rate_counters.py), and in memory on SQLite, which one
+instance serves; or in any store ``limits`` supports (``redis://...``).
 
 Telegram and SMS answer an over-limit sender once per window with a polite message over the
 channel (never a bare 429, which the provider would retry); the REST API (channels/api.py)
@@ -18,8 +18,12 @@ import time
 from dataclasses import dataclass
 
 from limits import RateLimitItem, parse
-from limits.storage import MemoryStorage
-from limits.strategies import MovingWindowRateLimiter
+from limits.storage import MemoryStorage, Storage, storage_from_string
+from limits.strategies import FixedWindowRateLimiter
+
+from bot.settings import Settings
+from bot.storage.db import Database
+from bot.storage.rate_counters import DatabaseStorage
 
 SLOW_DOWN = (
     "You are sending messages faster than I can answer. "
@@ -36,12 +40,17 @@ class Decision:
 
 
 class RateLimiter:
-    """Two moving windows: one per (channel, sender), one per channel."""
+    """Two windows: one per (channel, sender), one per channel."""
 
-    def __init__(self, per_sender: str = "30/minute", per_channel: str = "6000/minute") -> None:
+    def __init__(
+        self,
+        per_sender: str = "30/minute",
+        per_channel: str = "15000/minute",
+        storage: Storage | None = None,
+    ) -> None:
         self.per_sender: RateLimitItem = parse(per_sender)
         self.per_channel: RateLimitItem = parse(per_channel)
-        self._limiter = MovingWindowRateLimiter(MemoryStorage())
+        self._limiter = FixedWindowRateLimiter(storage or MemoryStorage())
 
     def hit(self, channel: str, sender: str) -> Decision:
         """Count one message; say whether it may be answered."""
@@ -56,3 +65,22 @@ class RateLimiter:
                 tell = self._limiter.hit(_ONCE_A_MINUTE, "told", who)
                 return Decision(False, retry, tell)
         return Decision(True)
+
+
+def counters(where: str, db_url: str) -> Storage:
+    """The storage ``HOTLINE_RATE_LIMIT_STORAGE`` names (see bot/settings.py)."""
+    if where == "auto":
+        where = "memory" if db_url.startswith("sqlite") else "database"
+    if where == "memory":
+        return MemoryStorage()
+    if where == "database":
+        return DatabaseStorage(Database(db_url))
+    return storage_from_string(where)
+
+
+def from_settings(settings: Settings) -> RateLimiter:
+    return RateLimiter(
+        settings.rate_limit_sender,
+        settings.rate_limit_channel,
+        counters(settings.rate_limit_storage, settings.db_url),
+    )

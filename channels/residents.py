@@ -13,8 +13,7 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, FastAPI
 
 from bot.settings import Settings
-from channels import outbound, sms, telegram, voice_twilio, webchat
-from channels.rate_limit import RateLimiter
+from channels import outbound, rate_limit, sms, telegram, voice_twilio, webchat
 from channels.tasks import cancel
 
 
@@ -40,5 +39,5 @@ for module in (telegram, sms, voice_twilio, webchat, outbound):
 
 def install(app: FastAPI) -> None:
     settings: Settings = app.state.settings
-    app.state.rate_limiter = RateLimiter(settings.rate_limit_sender, settings.rate_limit_channel)
+    app.state.rate_limiter = rate_limit.from_settings(settings)
     app.include_router(router)

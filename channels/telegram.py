@@ -58,7 +58,7 @@ from bot.settings import Settings, secret_text
 from bot.storage.channel_state import ChannelReceipt, OptOut, prove
 from channels import outage
 from channels.deps import get_runtime
-from channels.rate_limit import SLOW_DOWN, RateLimiter
+from channels.rate_limit import SLOW_DOWN, RateLimiter, from_settings
 from channels.request_limits import strict_json
 
 log = logging.getLogger(__name__)
@@ -591,8 +591,7 @@ def run_polling(settings: Settings) -> None:
     from bot.runtime import build_runtime
 
     runtime = build_runtime(settings)
-    limiter = RateLimiter(settings.rate_limit_sender, settings.rate_limit_channel)
-    channel = TelegramChannel(settings, lambda: runtime, limiter, polling=True)
+    channel = TelegramChannel(settings, lambda: runtime, from_settings(settings), polling=True)
     channel.application.run_polling(allowed_updates=Update.ALL_TYPES)
 
 

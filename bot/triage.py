@@ -16,11 +16,11 @@ Two thresholds and the cue floor come from out-of-fold predictions on the traini
 (never from the held-out sets, evaluation/data/triage_heldout*.yml). Above the alert
 threshold (the least cost when a missed emergency costs ``MISS_COST`` false alarms) the
 reply opens with the number and staff are told. Above the interrupt threshold (the lowest
-whose out-of-fold false alarms stay
-within ``SURE_FALSE_ALARMS``), or on a backstop cue, the alert is sure and replaces the rest
-of the turn (an open report waits); between the two the number comes first and the turn goes
-on as usual, so a false alarm costs a resident one extra sentence, not their answer. Figures:
-docs/benchmarks.md (python -m evaluation.benchmarks.triage).
+whose out-of-fold false alarms stay within ``SURE_FALSE_ALARMS``), or on a backstop cue, the
+alert is sure and replaces the rest of the turn (an open report waits); between the two the
+number comes first and the turn goes on as usual, so a false alarm costs a resident one
+extra sentence, not their answer. Figures: docs/benchmarks.md (python -m
+evaluation.benchmarks.triage).
 """
 
 from __future__ import annotations

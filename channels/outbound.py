@@ -31,7 +31,8 @@ from typing import Any, Protocol
 from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
+from sse_starlette import EventSourceResponse, ServerSentEvent
 from twilio.base.exceptions import TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
@@ -42,8 +43,9 @@ from bot.runtime import Runtime
 from bot.settings import Settings
 from bot.storage.channel_state import OptOut, is_proven
 from bot.storage.models import Notice
+from channels import live
 from channels.deps import RuntimeDep
-from channels.rest_sender import WEB_CHANNEL, web_sender
+from channels.rest_sender import WEB_CHANNEL, cookie_sender, web_sender
 from channels.sms import plain
 
 log = logging.getLogger(__name__)
@@ -402,3 +404,26 @@ def _pickup(runtime: Runtime, channel: str, sender: str) -> list[WebNotice]:
             )
             for n in notices
         ]
+
+
+@router.get("/api/v1/notices/stream", response_class=EventSourceResponse)
+async def notice_stream(request: Request, rt: RuntimeDep) -> EventSourceResponse:
+    """Server-sent events: ``notice`` as soon as the session has a notice waiting, so the
+    page fetches it (POST /api/v1/notices, which hands each out once) without waiting for
+    its poll. The stream carries no text: the session cookie alone says whose it is."""
+    sender = await run_in_threadpool(cookie_sender, request, rt)
+    return live.respond(request.app, f"web:{sender}", 0, lambda seen: _waiting(rt, sender, seen))
+
+
+def _waiting(runtime: Runtime, sender: str, seen: int) -> tuple[list[ServerSentEvent], int]:
+    with runtime.db.sessions() as session:
+        newest = session.scalar(
+            select(func.max(Notice.id)).where(
+                Notice.channel == WEB_CHANNEL,
+                Notice.address == sender,
+                Notice.status.in_(("pending", "sent")),
+            )
+        )
+    if newest is None or newest <= seen:
+        return [], seen
+    return [ServerSentEvent(data="", event="notice", id=str(newest))], newest

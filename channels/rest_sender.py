@@ -79,9 +79,25 @@ def web_sender(request: Request, response: Response, runtime: Runtime) -> str:
         # Over https the chat also works inside the widget's frame on the city's own sites.
         samesite="none" if secure else "lax",
     )
-    sender = "web-" + runtime.hasher(f"web-session:{session_id}")[:40]
+    sender = _sender(runtime, session_id)
     response.headers[SENDER_HEADER] = sender
     return sender
+
+
+def _sender(runtime: Runtime, session_id: str) -> str:
+    return "web-" + runtime.hasher(f"web-session:{session_id}")[:40]
+
+
+def cookie_sender(request: Request, runtime: Runtime) -> str:
+    """The sender of a web session cookie we signed, for a GET that only reads (the live
+    stream): it issues no cookie, and a cross-site request is refused (403) so another site
+    cannot even hold a resident's stream open; no cookie, no stream (401)."""
+    if request.headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none"):
+        raise HTTPException(403, "only the helpline's own pages may open this stream")
+    session_id = _session_id(runtime, request.cookies.get(COOKIE))
+    if session_id is None:
+        raise HTTPException(401, "no web chat session: send a message first")
+    return _sender(runtime, session_id)
 
 
 def _bearer(request: Request) -> str | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
@@ -10,14 +11,23 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import select
+from sse_starlette import EventSourceResponse, ServerSentEvent
 
-from bot import service_requests
+from bot import plain_words, service_requests
 from bot.runtime import Runtime
 from bot.staff import handoffs
-from bot.storage.models import Conversation, Notice, RequestEvent, ServiceRequest
+from bot.staff.roles import Permission
+from bot.storage.models import Conversation, Handoff, Notice, RequestEvent, ServiceRequest, Turn
+from channels import live
 from channels.deps import RowId, RuntimeDep
-from channels.staff import notify
-from channels.staff.auth import HandoffReader, HandoffWorker, RequestReader, RequestWriter
+from channels.staff import notify, transcripts
+from channels.staff.auth import (
+    HandoffReader,
+    HandoffWorker,
+    RequestReader,
+    RequestWriter,
+    Staff,
+)
 from channels.staff.web import NotFound, flash, page, redirect
 
 router = APIRouter()
@@ -28,6 +38,7 @@ SORTS = {
 }
 AGES = {"": None, "1": 1, "7": 7, "30": 30}  # older than this many days
 PAGE_SIZE = 200
+CALLBACK_CHANNELS = ("sms", "voice")  # a resident with a number staff may ring back
 Filter = Annotated[str, Query(max_length=120)]
 
 
@@ -115,7 +126,7 @@ def request_view(
             "service": service.name if service else found.service_code,
             "events": events,
             "notices": notices,
-            "turns": turns,
+            "turns": transcripts.views(rt, turns, found.channel),
             "statuses": service_requests.STATUSES,
         },
     )
@@ -188,6 +199,7 @@ def handoff_view(
                 .limit(20)
             )
         )
+    assert conversation is not None
     return page(
         request,
         "handoff.html",
@@ -195,11 +207,68 @@ def handoff_view(
             "section": "handoffs",
             "handoff": handoff,
             "conversation": conversation,
-            "turns": turns,
+            "channel_words": plain_words.channel(conversation.channel),
+            "callback": _callback(staff, conversation.channel, handoff.reply_address),
+            "turns": transcripts.views(rt, turns, conversation.channel),
             "notices": notices,
             "max_reply": handoffs.MAX_REPLY_CHARS,
         },
     )
+
+
+def _callback(staff: Staff, channel: str, address: str | None) -> str | None:
+    """The number to ring a caller or texter back on: for staff who work handoffs only, and
+    only while the handoff is open (the address is forgotten when it is handed back)."""
+    if channel not in CALLBACK_CHANNELS or not address or not staff.can(Permission.HANDOFFS_WORK):
+        return None
+    return address
+
+
+@router.get("/staff/handoffs/{handoff_id:int}/events", response_class=EventSourceResponse)
+def handoff_events(
+    request: Request,
+    rt: RuntimeDep,
+    staff: HandoffReader,
+    handoff_id: RowId,
+    after: Annotated[int, Query(ge=0, le=2**62)] = 0,
+) -> EventSourceResponse:
+    """Server-sent events for an open handoff page: ``turn`` for each new transcript line
+    (in plain words, as the page shows it), ``status`` when the handoff is taken or closed."""
+    with rt.db.sessions() as session:
+        try:
+            handoff = handoffs.get(session, handoff_id)
+        except handoffs.HandoffError as exc:
+            raise NotFound(str(exc)) from exc
+        conversation = session.get(Conversation, handoff.conversation_id)
+        assert conversation is not None
+        seen = (handoff.status, handoff.taken_by)
+        channel, conversation_id = conversation.channel, conversation.id
+    start = live.last_event_id(request.headers.get("last-event-id"), after)
+
+    def changes(cursor: tuple[int, tuple]) -> tuple[list[ServerSentEvent], tuple[int, tuple]]:
+        last, state = cursor
+        with rt.db.sessions() as session:
+            turns = list(
+                session.scalars(
+                    select(Turn)
+                    .where(Turn.conversation_id == conversation_id, Turn.id > last)
+                    .order_by(Turn.id)
+                    .limit(50)
+                )
+            )
+            now = session.get(Handoff, handoff_id)
+            current = (now.status, now.taken_by) if now else state
+        events = [
+            ServerSentEvent(data=json.dumps(v.as_event()), event="turn", id=str(v.id))
+            for v in transcripts.views(rt, turns, channel)
+        ]
+        if current != state:
+            label = plain_words.handoff_status(current[0])
+            label += f" by {current[1]}" if current[1] and current[0] == "taken" else ""
+            events.append(ServerSentEvent(data=json.dumps({"label": label}), event="status"))
+        return events, (turns[-1].id if turns else last, current)
+
+    return live.respond(request.app, f"staff:{staff.id}", (start, seen), changes)
 
 
 def _work(rt: Runtime, action: str, handoff_id: int, actor: str, text: str = "") -> int | None:

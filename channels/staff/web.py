@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from bot import plain_words
 from bot.staff.roles import Permission
 from channels.staff.auth import csrf_token
 
@@ -38,7 +39,7 @@ class NotFound(Exception):
     """A console page about something that does not exist: the 404 page says what."""
 
 
-def _when(value: datetime | None) -> str:
+def when(value: datetime | None) -> str:
     if value is None:
         return ""
     value = value if value.tzinfo else value.replace(tzinfo=UTC)
@@ -58,7 +59,16 @@ def _age(value: datetime | None) -> str:
     return f"{minutes // 1440} d"
 
 
-templates.env.filters.update(when=_when, age=_age)
+templates.env.filters.update(
+    when=when,
+    age=_age,
+    request_status=plain_words.request_status,
+    handoff_status=plain_words.handoff_status,
+    notice_status=plain_words.notice_status,
+    intent=plain_words.intent,
+    contact=plain_words.contact,
+    channel=plain_words.channel,
+)
 
 
 def flash(request: Request, text: str, kind: str = "success") -> None:

@@ -20,6 +20,7 @@ from pydantic import SecretStr
 from bot import integrations
 from bot.runtime import Runtime
 from bot.settings import Settings
+from channels import live
 from channels.app import SERVER_OPTIONS, create_app
 from evaluation.benchmarks.server import free_port
 
@@ -110,6 +111,7 @@ def serve(app: FastAPI) -> Iterator[str]:
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
+        live.streams(app).close()  # open event streams end, or uvicorn would wait for them
         server.should_exit = True
         thread.join(timeout=10)
 

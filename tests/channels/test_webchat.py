@@ -234,9 +234,8 @@ def test_notice_appears_on_the_page(page: Page, server: str, runtime: Runtime) -
 
     from bot.storage.models import Notice, ServiceRequest
 
-    # The page asks for notices as it loads: let that ask finish first, or it can take the
-    # notice delivered below and the reloaded page would find none.
-    page.goto(f"{server}/chat", wait_until="networkidle")
+    # The open page hears of the notices from its live stream: no reload, no 60 s poll.
+    page.goto(f"{server}/chat")
     assert page.evaluate("localStorage.getItem('hotline.sender')") is None  # nothing to steal
     assert "hotline_chat" not in page.evaluate("document.cookie")  # HttpOnly
     sender = page.evaluate(
@@ -252,7 +251,6 @@ def test_notice_appears_on_the_page(page: Page, server: str, runtime: Runtime) -
         session.add(Notice(channel="web", address=sender, text=hostile, author="Maria"))
     with ThreadPoolExecutor(1) as pool:  # Playwright's sync API owns this thread's loop
         pool.submit(asyncio.run, deliver_pending(runtime, {"web": WebNoticeSender()})).result()
-    page.reload()
     notice = page.locator("#messages .message.notice")
     expect(notice).to_contain_text("being worked on")
     expect(notice.locator(".who")).to_have_text("Automatic update from the helpline")

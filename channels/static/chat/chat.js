@@ -5,7 +5,8 @@
   const MESSAGES = "/api/v1/messages";
   const NOTICES = "/api/v1/notices";
   const TRANSCRIPT = "/api/v1/transcript";
-  const NOTICE_EVERY_MS = 60000;
+  const NOTICE_STREAM = "/api/v1/notices/stream";
+  const NOTICE_EVERY_MS = 60000;  // the fallback when the live stream is down
 
   const store = {
     get(key) {
@@ -186,6 +187,7 @@
       return;
     }
     const reply = await response.json();
+    listenForNotices();  // a first message makes the session the stream speaks for
     setBusy(false, "");
     settleChoices(shown);
     let first = null;
@@ -356,7 +358,22 @@
       }
     } catch (_) { /* offline: start afresh */ }
   }
-  restoreTranscript().then(fetchNotices);
+  // The live stream only says "a notice is waiting": the notices themselves are fetched as
+  // above, each handed out once, so a staff reply shows as it is sent.
+  let stream = null;
+  function listenForNotices() {
+    if (!window.EventSource || stream) return;
+    stream = new EventSource(NOTICE_STREAM);
+    stream.addEventListener("notice", fetchNotices);
+    stream.addEventListener("error", () => {
+      // No session yet (401) or too many tabs (429): the browser gives up; so do we, until
+      // the next message, and the poll carries on.
+      if (stream && stream.readyState === EventSource.CLOSED) stream = null;
+    });
+  }
+  window.addEventListener("pagehide", () => { if (stream) { stream.close(); stream = null; } });
+
+  restoreTranscript().then(fetchNotices).then(listenForNotices);
   // Send starts disabled in the page: before this script runs it would submit the form natively.
   document.getElementById("send").disabled = false;
   window.setInterval(() => { if (!document.hidden) fetchNotices(); }, NOTICE_EVERY_MS);

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 import threading
+import time
+import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -13,11 +15,15 @@ import httpx
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Page, Route, expect
+from sqlalchemy import select
 
 from bot import service_requests
 from bot.runtime import Runtime
+from bot.staff.models import StaffAccount
+from bot.storage.models import Handoff
 from channels.outbound import WebNoticeSender, deliver_pending
 from tests.channels.channel_helpers import BROWSER_MARKS, app_for, serve
+from tests.channels.staff.conftest import Console, new_account
 
 pytestmark = BROWSER_MARKS
 expect.set_options(timeout=15_000)
@@ -341,3 +347,41 @@ def test_the_conversation_survives_a_reload(page: Page, server: str) -> None:
     page.locator("#message").fill("a deep hole that burst my tyre")
     page.keyboard.press("Enter")  # the form goes on where it was
     expect(page.locator("#messages .message.bot").last).to_contain_text("tell you about progress")
+
+
+def open_handoff(runtime: Runtime, sender: str) -> int:
+    """The handoff the resident's message opened (the page's answer may still be on its way)."""
+    deadline = time.monotonic() + 20
+    while True:
+        with runtime.db.sessions() as session:
+            found = session.scalar(select(Handoff.id).where(Handoff.reply_address == sender))
+        if found is not None:
+            return found
+        assert time.monotonic() < deadline, "no handoff was opened"
+        time.sleep(0.1)
+
+
+@pytest.mark.usefixtures("staff_in")
+def test_an_agent_s_reply_reaches_the_open_chat_within_two_seconds(
+    page: Page, server: str, runtime: Runtime
+) -> None:
+    page.goto(f"{server}/chat")
+    page.get_by_label("Type your message").fill("I want to talk to a person")
+    page.get_by_role("button", name="Send").click()
+    sender = page.evaluate(
+        "fetch('/api/v1/notices', {method: 'POST', headers: {'Content-Type': "
+        "'application/json'}, body: '{}'}).then(r => r.headers.get('X-Hotline-Sender'))"
+    )
+    handoff = open_handoff(runtime, sender)
+    name = f"dana.{new_account(runtime, 'agent')}"
+    with runtime.db.transaction() as session:  # a name with a first name to sign with
+        account = session.scalars(select(StaffAccount).where(StaffAccount.name == name[5:])).one()
+        account.name = name
+    with httpx.Client(base_url=server, timeout=30) as client:
+        agent = Console(client, name).sign_in()  # type: ignore[arg-type]
+        assert agent.post(f"/staff/handoffs/{handoff}/take").status_code == 303
+        reply = f"Hello, this is Dana from the city ({uuid.uuid4().hex[:6]})."
+        assert agent.post(f"/staff/handoffs/{handoff}/reply", {"text": reply}).status_code == 303
+    staff = page.locator("#messages .message.staff")
+    expect(staff.locator(".text")).to_have_text(reply, timeout=2000)  # not the 60 s poll
+    expect(staff.locator(".who")).to_have_text("Dana, city helpline")

@@ -220,3 +220,36 @@ def test_every_console_page_passes_axe(page: Page, server: str, runtime: Runtime
         page.goto(f"{server}{path}")
         expect(page.locator("h1")).to_be_visible()
         assert_accessible(page)
+
+
+def handoff_of(runtime: Runtime, sender: str | None) -> int:
+    with runtime.db.sessions() as session:
+        return session.scalars(select(Handoff.id).where(Handoff.reply_address == sender)).one()
+
+
+@pytest.mark.usefixtures("staff_in")
+def test_a_resident_s_new_message_appears_on_the_open_handoff_page(
+    page: Page, server: str, runtime: Runtime
+) -> None:
+    resident = WebResident(httpx.Client(base_url=server, timeout=30))
+    resident.say("I want to talk to a person")
+    resident.say("/contact:channel")  # a pressed button: staff read its title
+    handoff = handoff_of(runtime, resident.sender)
+    sign_in(page, server, new_account(runtime, "agent"))
+    page.goto(f"{server}/staff/handoffs/{handoff}")
+    transcript = page.locator("#transcript")
+    expect(transcript).to_contain_text("Pressed: Message me here")
+    expect(transcript).not_to_contain_text("/contact:channel")
+    page.get_by_role("button", name="Take this conversation").click()
+    # The reply box comes after the conversation, newest message last.
+    box = page.get_by_label("Your reply to the resident").bounding_box()
+    last = transcript.locator("li").last.bounding_box()
+    assert box and last and box["y"] > last["y"]
+    page.evaluate("window.notReloaded = true")
+    word = uuid.uuid4().hex[:6]
+    resident.say(f"My bin {word} was not emptied")
+    said = transcript.locator("li.turn-in", has_text=f"My bin {word} was not emptied")
+    expect(said).to_have_count(1)
+    expect(page.locator("#live-status")).to_have_text("New message from the resident.")
+    assert page.evaluate("window.notReloaded") is True
+    assert_accessible(page)

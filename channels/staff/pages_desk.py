@@ -164,7 +164,7 @@ async def request_status(
         sent = await notify.send(request, rt, [notice_id])
         flash(
             request,
-            f"Status is now {status}. Notice to the resident: "
+            f"Status is now {plain_words.request_status(status)}. Notice to the resident: "
             f"{notify.describe(sent.get(notice_id))}.",
         )
     return redirect(f"/staff/requests/{reference}")
@@ -175,7 +175,10 @@ async def request_status(
 def handoff_list(request: Request, rt: RuntimeDep, staff: HandoffReader) -> HTMLResponse:
     with rt.db.sessions() as session:
         items = handoffs.inbox(session)
-    return page(request, "handoffs.html", {"section": "handoffs", "items": items})
+    pressed = transcripts.titles(rt)
+    last = {i.handoff.id: pressed(i.last_text, i.conversation.channel) for i in items}
+    context = {"section": "handoffs", "items": items, "last": last}
+    return page(request, "handoffs.html", context)
 
 
 @router.get("/staff/handoffs/{handoff_id:int}", response_class=HTMLResponse)

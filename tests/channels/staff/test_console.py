@@ -327,7 +327,7 @@ def test_request_status_change_records_the_notice(
         {"status": "in_progress", "note": "A crew is booked for Monday."},
     )
     page = agent.get(response.headers["location"]).text
-    assert "Status is now in_progress. Notice to the resident: sent." in page
+    assert "Status is now in progress. Notice to the resident: sent." in page
     assert "A crew is booked for Monday." in page
     response = agent.post(f"/staff/requests/{sms_reference}/status", {"status": "closed"})
     page = agent.get(response.headers["location"]).text

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Body, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
@@ -400,8 +401,9 @@ def list_handoffs(rt: RuntimeDep, staff: ApiHandoffReader) -> list[dict[str, Any
 @router.get("/stats")
 def dashboard_stats(rt: RuntimeDep, staff: ApiDashboard) -> dict[str, Any]:
     with rt.db.sessions() as session:
-        figures = stats.dashboard(session)
+        figures = stats.dashboard(session, zone=ZoneInfo(rt.settings.timezone))
     return {
+        "timezone": rt.settings.timezone,
         "days": [d.isoformat() for d in figures.days],
         "per_day": {
             channel: {d.isoformat(): n for d, n in days.items()}
@@ -409,6 +411,7 @@ def dashboard_stats(rt: RuntimeDep, staff: ApiDashboard) -> dict[str, Any]:
         },
         "conversations": figures.conversations,
         "with_person": figures.with_person,
+        "contained": figures.contained,
         "containment": figures.containment,
         "top_intents": figures.top_intents,
         "requests_by_status": figures.requests_by_status,

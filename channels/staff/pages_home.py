@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
+from bot import plain_words
 from bot.backoffice import outbox
 from bot.staff.roles import Permission
 from channels.deps import RuntimeDep
@@ -24,7 +26,8 @@ def dashboard(
     request: Request, rt: RuntimeDep, staff: DashboardViewer, ask: Ask = ""
 ) -> HTMLResponse:
     with rt.db.sessions() as session:
-        figures = stats.dashboard(session)
+        figures = stats.dashboard(session, zone=ZoneInfo(rt.settings.timezone))
+    per_day = {plain_words.channel(c): days for c, days in figures.per_day.items()}
     unanswered_chart = None
     if staff.can(Permission.KNOWLEDGE_READ):
         top = unanswered.groups(rt)[:8]
@@ -36,9 +39,15 @@ def dashboard(
         {
             "section": "dashboard",
             "stats": figures,
-            "per_day_chart": charts.stacked_chart(figures.days, figures.per_day),
-            "intents_chart": charts.bar_chart(figures.top_intents),
-            "status_chart": charts.bar_chart(figures.requests_by_status),
+            "per_day": per_day,
+            "per_day_chart": charts.stacked_chart(figures.days, per_day),
+            "zone": rt.settings.timezone,
+            "intents_chart": charts.bar_chart(
+                [(plain_words.intent(name), n) for name, n in figures.top_intents]
+            ),
+            "status_chart": charts.bar_chart(
+                [(plain_words.request_status(name), n) for name, n in figures.requests_by_status]
+            ),
             "unanswered_chart": unanswered_chart,
             "outbox": outbox.summary(rt.db) if staff.can(Permission.REQUESTS_READ) else None,
             "question": ask,

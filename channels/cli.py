@@ -16,6 +16,7 @@ import yaml
 from bot.contract import InboundMessage, Reply
 from bot.replies import GREETING
 from bot.settings import Settings
+from bot.staff.roles import LEAST_ROLE
 from channels import call_console, dispatch_cli, qa_cli
 from channels.cli_help import HelpGroup, storage_note
 
@@ -261,7 +262,9 @@ def kb_import(
 @staff_app.command("add")
 def staff_add(
     name: Annotated[str, typer.Argument(help="The sign-in name.")],
-    role: Annotated[str, typer.Option(help="editor, agent, qa or admin.")] = "editor",
+    role: Annotated[
+        str, typer.Option(help="qa (read-only, the default), editor, agent or admin.")
+    ] = LEAST_ROLE,
 ) -> None:
     """Create a staff account (password from HOTLINE_STAFF_PASSWORD, else asked twice)."""
     import os
@@ -278,7 +281,10 @@ def staff_add(
     except AccountError as exc:
         typer.echo(f"not created: {exc}", err=True)
         raise typer.Exit(1) from exc
-    typer.echo(f"created the {role} account {created}; sign in at /staff")
+    typer.echo(
+        f"created the {role} account {created}; it signs in at /staff on a server that uses "
+        "this database"
+    )
 
 
 @staff_app.command("key")

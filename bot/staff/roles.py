@@ -52,6 +52,12 @@ ROLES: dict[str, frozenset[Permission]] = {
     "admin": frozenset(Permission),
 }
 
+# Fewest rights first. A new account gets the first unless someone chooses more: qa can look
+# but change nothing a resident sees or gets.
+ROLE_ORDER = ("qa", "editor", "agent", "admin")
+LEAST_ROLE = ROLE_ORDER[0]
+assert set(ROLE_ORDER) == set(ROLES)
+
 
 def allows(role: str, permission: Permission) -> bool:
     return permission in ROLES.get(role, frozenset())

@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, Response
 from bot.runtime import Runtime
 from bot.staff import accounts, throttle
 from bot.staff.models import StaffAccount
-from bot.staff.roles import ROLES
+from bot.staff.roles import LEAST_ROLE, ROLE_ORDER
 from channels.deps import RowId, RuntimeDep
 from channels.staff.auth import (
     Admin,
@@ -161,7 +161,7 @@ def account_list(request: Request, rt: RuntimeDep, staff: Admin) -> HTMLResponse
     with rt.db.sessions() as session:
         rows = accounts.accounts(session)
     return page(
-        request, "accounts.html", {"section": "accounts", "accounts": rows, "roles": sorted(ROLES)}
+        request, "accounts.html", {"section": "accounts", "accounts": rows, "roles": ROLE_ORDER}
     )
 
 
@@ -171,7 +171,7 @@ def account_create(
     rt: RuntimeDep,
     staff: Admin,
     name: Annotated[str, Form(max_length=200)] = "",
-    role: Annotated[str, Form(max_length=20)] = "",
+    role: Annotated[str, Form(max_length=20)] = LEAST_ROLE,
     password: Annotated[str, Form(max_length=accounts.MAX_PASSWORD)] = "",
 ) -> Response:
     try:

@@ -42,6 +42,9 @@ def test_staff_add_and_first_admin_hint(data_dir: Path, monkeypatch: pytest.Monk
     typed = "another long one\nanother long one\n"  # asked twice, hidden
     asked = runner.invoke(app, ["staff", "add", "kim", "--role", "agent"], input=typed)
     assert asked.exit_code == 0, asked.output
+    least = runner.invoke(app, ["staff", "add", "jo.west"], input=typed)  # no role named
+    assert least.exit_code == 0 and "created the qa account jo.west" in least.output
+    assert f"using the data folder {data_dir.resolve()}" in least.output
     short = runner.invoke(app, ["staff", "add", "lee"], input="short\nshort\n")
     assert short.exit_code == 1 and "at least 10" in short.output
     for weak, reason in (
@@ -55,6 +58,7 @@ def test_staff_add_and_first_admin_hint(data_dir: Path, monkeypatch: pytest.Monk
     database = Database(settings.db_url)
     with database.transaction() as session:
         assert accounts.authenticate(session, "kim", "another long one").role == "agent"
+        assert accounts.find(session, "jo.west").role == "qa"
         assert accounts.find(session, "lee") is None
         assert accounts.find(session, "lee.harbour") is None
     database.engine.dispose()

@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from bot.runtime import Runtime
+from bot.staff import accounts
 from bot.staff.accounts import first_name
 from bot.storage.models import Conversation, Handoff, Notice
 from tests.channels.channel_helpers import WebResident
@@ -419,7 +420,8 @@ def test_dashboard_charts(console: Callable[[str], Console], runtime: Runtime) -
     assert page.count("<svg") >= 3
     assert "Conversations per day and channel" in page and "Top intents" in page
     assert "Requests by status" in page and "Containment" in page
-    assert re.search(r"<text[^>]*>ask_question</text>", page)
+    assert re.search(r"<text[^>]*>question</text>", page)  # intents in words
+    assert "ask_question" not in page
     assert "Top unanswered questions" in page
 
 
@@ -456,3 +458,16 @@ def test_an_emergency_comes_first_in_the_inbox_and_on_the_dashboard(
         same = select(Handoff).where(Handoff.reply_address == resident.sender)
         assert len(session.scalars(same).all()) == 1
     assert re.search(r'id="alerts">[1-9]\d*<', agent.get("/staff").text)
+
+
+def test_a_new_account_starts_with_the_least_role(
+    console: Callable[[str], Console], runtime: Runtime
+) -> None:
+    admin = console("admin")
+    form = admin.get("/staff/accounts").text
+    chosen = re.search(r'<select id="new-role" name="role"[^>]*><option selected>(\w+)<', form)
+    assert chosen and chosen.group(1) == "qa"
+    name = f"new-{uuid.uuid4().hex[:8]}"
+    admin.post("/staff/accounts", {"name": name, "password": "a good long password here"})
+    with runtime.db.sessions() as session:
+        assert accounts.find(session, name).role == "qa"

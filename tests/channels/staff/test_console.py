@@ -298,7 +298,7 @@ def test_what_would_the_bot_say_changes_nothing(
     qa = console("qa")
     before = counts(runtime)
     page = qa.get("/staff", params={"ask": "What is the emergency number?"}).text
-    assert "Intent: <strong>ask_question</strong>" in page
+    assert "Intent: <strong>question</strong> (<code>ask_question</code>," in page
     assert "Emergency numbers" in page  # the top hit, with its score
     assert re.search(r'<td class="number">0\.\d{3}</td>', page)
     for channel in ("web", "telegram", "sms", "voice"):

@@ -28,7 +28,7 @@ from channels.staff.auth import (
     RequestWriter,
     Staff,
 )
-from channels.staff.web import NotFound, flash, page, redirect
+from channels.staff.web import NotFound, flash, page, redirect, when
 
 router = APIRouter()
 SORTS = {
@@ -177,8 +177,49 @@ def handoff_list(request: Request, rt: RuntimeDep, staff: HandoffReader) -> HTML
         items = handoffs.inbox(session)
     pressed = transcripts.titles(rt)
     last = {i.handoff.id: pressed(i.last_text, i.conversation.channel) for i in items}
-    context = {"section": "handoffs", "items": items, "last": last}
+    newest = max((i.handoff.id for i in items), default=0)
+    context = {"section": "handoffs", "items": items, "last": last, "newest": newest}
     return page(request, "handoffs.html", context)
+
+
+@router.get("/staff/handoffs/events", response_class=EventSourceResponse)
+def handoff_list_events(
+    request: Request,
+    rt: RuntimeDep,
+    staff: HandoffReader,
+    after: Annotated[int, Query(ge=0, le=2**62)] = 0,
+) -> EventSourceResponse:
+    """Server-sent events for the open inbox: ``handoff`` for each new resident waiting."""
+    start = live.last_event_id(request.headers.get("last-event-id"), after)
+
+    def changes(last: int) -> tuple[list[ServerSentEvent], int]:
+        with rt.db.sessions() as session:
+            fresh = select(Handoff.id).where(Handoff.id > last, Handoff.status.in_(handoffs.OPEN))
+            if session.scalar(fresh.limit(1)) is None:  # the usual poll: one small query
+                return [], last
+            items = [i for i in handoffs.inbox(session) if i.handoff.id > last]
+        pressed = transcripts.titles(rt)
+        events = [
+            ServerSentEvent(
+                data=json.dumps(
+                    {
+                        "id": i.handoff.id,
+                        "when": when(i.handoff.created_at),
+                        "channel": plain_words.channel(i.conversation.channel),
+                        "last": pressed(i.last_text, i.conversation.channel)[:120],
+                        "status": plain_words.handoff_status(i.handoff.status),
+                        "code": i.handoff.status,
+                        "alert": (i.handoff.alert or "").capitalize(),
+                    }
+                ),
+                event="handoff",
+                id=str(i.handoff.id),
+            )
+            for i in sorted(items, key=lambda i: i.handoff.id)
+        ]
+        return events, max([last, *(i.handoff.id for i in items)])
+
+    return live.respond(request.app, f"staff:{staff.id}", start, changes)
 
 
 @router.get("/staff/handoffs/{handoff_id:int}", response_class=HTMLResponse)

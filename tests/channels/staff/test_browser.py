@@ -253,3 +253,26 @@ def test_a_resident_s_new_message_appears_on_the_open_handoff_page(
     expect(page.locator("#live-status")).to_have_text("New message from the resident.")
     assert page.evaluate("window.notReloaded") is True
     assert_accessible(page)
+    page.set_viewport_size({"width": 390, "height": 844})  # a phone
+    assert_accessible(page)
+
+
+@pytest.mark.usefixtures("staff_in")
+def test_a_new_resident_waiting_appears_in_the_open_inbox(
+    page: Page, server: str, runtime: Runtime
+) -> None:
+    sign_in(page, server, new_account(runtime, "qa"))
+    page.goto(f"{server}/staff/handoffs")
+    page.evaluate("window.notReloaded = true")
+    resident = WebResident(httpx.Client(base_url=server, timeout=30))
+    resident.say("I want to talk to a person")
+    handoff = handoff_of(runtime, resident.sender)
+    row = page.locator("#inbox tbody tr", has_text=f"Open conversation {handoff}")
+    expect(row).to_contain_text("web chat")
+    expect(row).to_contain_text("I want to talk to a person")
+    expect(page.locator("#live-status")).to_contain_text(f"conversation {handoff}")
+    assert page.evaluate("window.notReloaded") is True
+    assert_accessible(page)
+    row.get_by_role("link", name=f"Open conversation {handoff}").click()
+    expect(page.locator("#transcript")).to_contain_text("I want to talk to a person")
+    expect(page.locator("#callback")).to_have_count(0)  # web chat: no number to call

@@ -10,7 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from bot import plain_words, service_requests
@@ -70,6 +70,7 @@ def request_list(
         districts = sorted(
             d for d in session.scalars(select(ServiceRequest.district).distinct()) if d is not None
         )
+        newest = session.scalar(select(func.max(ServiceRequest.id)))
     return page(
         request,
         "requests.html",
@@ -88,8 +89,51 @@ def request_list(
             "districts": districts,
             "names": {s.code: s.name for s in rt.catalogue.services},
             "page_size": PAGE_SIZE,
+            "newest": newest or 0,
         },
     )
+
+
+@router.get("/staff/requests/events", response_class=EventSourceResponse)
+def request_list_events(
+    request: Request,
+    rt: RuntimeDep,
+    staff: RequestReader,
+    after: Annotated[int, Query(ge=0, le=2**62)] = 0,
+) -> EventSourceResponse:
+    """Server-sent events for the open request list: ``filed`` for each new request."""
+    start = live.last_event_id(request.headers.get("last-event-id"), after)
+    names = {s.code: s.name for s in rt.catalogue.services}
+
+    def changes(last: int) -> tuple[list[ServerSentEvent], int]:
+        with rt.db.sessions() as session:
+            rows = list(
+                session.scalars(
+                    select(ServiceRequest)
+                    .where(ServiceRequest.id > last, ServiceRequest.reference.is_not(None))
+                    .order_by(ServiceRequest.id)
+                    .limit(50)
+                )
+            )
+        events = [
+            ServerSentEvent(
+                data=json.dumps(
+                    {
+                        "reference": r.reference,
+                        "service": names.get(r.service_code, r.service_code),
+                        "district": r.district or "",
+                        "when": when(r.created_at),
+                        "channel": plain_words.channel(r.channel),
+                    }
+                ),
+                event="filed",
+                id=str(r.id),
+            )
+            for r in rows
+        ]
+        return events, rows[-1].id if rows else last
+
+    return live.respond(request.app, f"staff:{staff.id}", start, changes)
 
 
 def _request(session, reference: str) -> ServiceRequest:

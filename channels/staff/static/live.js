@@ -49,6 +49,26 @@
     });
   }
 
+  // -- the request list -----------------------------------------------------------------
+  const filed = document.getElementById("new-requests");
+  if (filed && filed.dataset.live) {
+    const list = filed.querySelector("ul");
+    follow(filed, {
+      filed(item) {
+        if (list.querySelector('[data-id="' + item.reference + '"]')) return;
+        const entry = document.createElement("li");
+        entry.dataset.id = item.reference;
+        const link = text("a", "", item.reference);
+        link.href = "/staff/requests/" + encodeURIComponent(item.reference);
+        const where = item.district ? ", " + item.district : "";
+        entry.append(link, " " + item.service + where + " · " + item.when + " via " + item.channel);
+        list.prepend(entry);
+        filed.hidden = false;
+        if (status) status.textContent = "New request " + item.reference + ": " + item.service + ".";
+      },
+    });
+  }
+
   // -- the handoff inbox ---------------------------------------------------------------
   const inbox = document.getElementById("inbox");
   if (inbox && inbox.dataset.live) {

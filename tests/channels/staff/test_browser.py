@@ -276,3 +276,21 @@ def test_a_new_resident_waiting_appears_in_the_open_inbox(
     row.get_by_role("link", name=f"Open conversation {handoff}").click()
     expect(page.locator("#transcript")).to_contain_text("I want to talk to a person")
     expect(page.locator("#callback")).to_have_count(0)  # web chat: no number to call
+
+
+def test_a_new_request_appears_on_the_open_request_list(
+    page: Page, server: str, runtime: Runtime
+) -> None:
+    sign_in(page, server, new_account(runtime, "agent"))
+    page.goto(f"{server}/staff/requests")
+    expect(page.locator("#new-requests")).to_be_hidden()
+    page.evaluate("window.notReloaded = true")
+    reference = file_request(runtime, "sms", "+15550100")
+    entry = page.locator("#new-requests li", has_text=reference)
+    expect(entry).to_contain_text("Northgate")
+    expect(entry).to_contain_text("via SMS")
+    expect(page.locator("#live-status")).to_contain_text(f"New request {reference}")
+    assert page.evaluate("window.notReloaded") is True
+    assert_accessible(page)
+    entry.get_by_role("link", name=reference).click()
+    expect(page.locator("#request-status")).to_have_text("submitted")

@@ -122,7 +122,7 @@ def request_list_events(
                         "reference": r.reference,
                         "service": names.get(r.service_code, r.service_code),
                         "district": r.district or "",
-                        "when": when(r.created_at),
+                        "when": when(r.created_at, rt.settings.timezone),
                         "channel": plain_words.channel(r.channel),
                     }
                 ),
@@ -248,7 +248,7 @@ def handoff_list_events(
                 data=json.dumps(
                     {
                         "id": i.handoff.id,
-                        "when": when(i.handoff.created_at),
+                        "when": when(i.handoff.created_at, rt.settings.timezone),
                         "channel": plain_words.channel(i.conversation.channel),
                         "last": pressed(i.last_text, i.conversation.channel)[:120],
                         "status": plain_words.handoff_status(i.handoff.status),

@@ -62,7 +62,7 @@ def views(runtime: Runtime, turns: list[Turn], channel: str | None) -> list[Turn
                 turn.id,
                 turn.direction,
                 WHO.get(turn.direction, turn.direction),
-                when(turn.created_at),
+                when(turn.created_at, runtime.settings.timezone),
                 text,
                 detail,
             )

@@ -6,10 +6,13 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
+from jinja2 import pass_context
+from jinja2.runtime import Context
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot import plain_words
@@ -39,11 +42,20 @@ class NotFound(Exception):
     """A console page about something that does not exist: the 404 page says what."""
 
 
-def when(value: datetime | None) -> str:
+def when(value: datetime | None, zone: str = "UTC") -> str:
+    """A moment in the city's time, with its zone's abbreviation ("2026-12-03 10:00 PST")."""
     if value is None:
         return ""
     value = value if value.tzinfo else value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return value.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M %Z")
+
+
+@pass_context
+def _city_when(context: Context, value: datetime | None) -> str:
+    request = context.get("request")
+    settings = getattr(getattr(request, "app", None), "state", None)
+    zone = getattr(getattr(settings, "settings", None), "timezone", "UTC")
+    return when(value, zone)
 
 
 def _age(value: datetime | None) -> str:
@@ -60,7 +72,7 @@ def _age(value: datetime | None) -> str:
 
 
 templates.env.filters.update(
-    when=when,
+    when=_city_when,
     age=_age,
     request_status=plain_words.request_status,
     handoff_status=plain_words.handoff_status,

@@ -4,8 +4,10 @@ transcript in plain words, and its live stream of new lines."""
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 import pytest
 from fastapi import FastAPI
@@ -15,6 +17,7 @@ from bot.contract import InboundMessage
 from bot.runtime import Runtime
 from bot.storage.models import Handoff, Turn
 from channels import live
+from channels.staff.web import when
 from tests.channels.staff.conftest import Console
 
 
@@ -102,3 +105,20 @@ def test_the_live_stream_sends_new_lines_in_plain_words(
         == 303
     )
     assert qa.get("/staff/handoffs/999999999/events").status_code == 404
+
+
+def test_times_are_the_city_s_time() -> None:
+    la = "America/Los_Angeles"
+    assert when(datetime(2026, 12, 3, 18, 0, tzinfo=UTC), la) == "2026-12-03 10:00 PST"
+    assert when(datetime(2026, 7, 3, 18, 0), la) == "2026-07-03 11:00 PDT"  # naive: UTC
+    assert when(None, la) == ""
+
+
+@pytest.mark.usefixtures("staff_in")
+def test_the_pages_show_the_city_s_time(
+    console: Callable[[str], Console], runtime: Runtime
+) -> None:
+    handoff = texted_handoff(runtime, number())
+    page = console("agent").get(f"/staff/handoffs/{handoff}").text
+    assert re.search(r"asked \d{4}-\d\d-\d\d \d\d:\d\d P[SD]T", page)
+    assert " UTC" not in page

@@ -18,6 +18,7 @@ from bot import service_requests
 from bot.assistant import InputTooLong
 from bot.contract import InboundMessage, Reply
 from bot.runtime import Runtime
+from channels import live
 from channels.deps import RuntimeDep
 from channels.rate_limit import SLOW_DOWN, RateLimiter
 from channels.rest_sender import speaker
@@ -64,9 +65,11 @@ def post_message(body: RestMessage, request: Request, response: Response, rt: Ru
     except ValidationError as exc:
         raise RequestValidationError(exc.errors(include_input=False)) from exc
     try:
-        return rt.assistant.handle(message)
+        reply = rt.assistant.handle(message)
     except InputTooLong as exc:
         raise HTTPException(status_code=413, detail=str(exc)) from exc
+    live.streams(request.app).wake()  # an open handoff page shows the message now
+    return reply
 
 
 @router.get("/api/v1/requests/{reference}", response_model=PublicStatus, tags=["requests"])

@@ -1,10 +1,12 @@
 """Live updates as server-sent events: what changed, pushed to an open page without reload.
 
 A stream looks at the database every ``poll`` seconds (so a change made by another app
-instance reaches it too) and sends what is new. Every stream ends on its own after
-``lifetime`` seconds (the browser's EventSource reconnects, and the route checks who it is
-again); at server shutdown (uvicorn's signal, through sse-starlette, or ``Streams.close``);
-and when the client goes. One client holds at most ``per_client`` streams at once.
+instance reaches it too) and sends what is new; a change made in this process (a staff reply,
+a resident's message) wakes every stream at once (``Streams.wake``), so it need not wait.
+Every stream ends on its own after ``lifetime`` seconds (the browser's EventSource
+reconnects, and the route checks who it is again); at server shutdown (uvicorn's signal,
+through sse-starlette, or ``Streams.close``); and when the client goes. One client holds at
+most ``per_client`` streams at once.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -22,7 +24,7 @@ from fastapi import HTTPException
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 Cursor = TypeVar("Cursor")
-POLL_SECONDS = 0.5
+POLL_SECONDS = 1.0
 LIFETIME_SECONDS = 300.0
 PER_CLIENT = 4
 RETRY_MS = 2000  # how long the browser waits before it reconnects
@@ -42,6 +44,8 @@ class Streams:
         self._open: Counter[str] = Counter()
         self._lock = threading.Lock()
         self.closing = threading.Event()
+        self._changed: asyncio.Event | None = None  # replaced on each wake: a broadcast
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     @contextmanager
     def slot(self, client: str) -> Iterator[None]:
@@ -73,6 +77,27 @@ class Streams:
     def close(self) -> None:
         """End every stream (the server is stopping)."""
         self.closing.set()
+        self.wake()
+
+    async def pause(self) -> None:
+        """Until the next poll, or sooner when something changes."""
+        if self._changed is None:
+            self._changed, self._loop = asyncio.Event(), asyncio.get_running_loop()
+        with suppress(TimeoutError):
+            await asyncio.wait_for(self._changed.wait(), self.poll)
+
+    def wake(self) -> None:
+        """Something changed: every stream looks now. Safe from any thread."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        with suppress(RuntimeError):  # the loop stopped meanwhile: no stream to wake
+            loop.call_soon_threadsafe(self._broadcast)
+
+    def _broadcast(self) -> None:
+        if self._changed is not None:
+            self._changed.set()
+            self._changed = asyncio.Event()
 
 
 def streams(app: Any) -> Streams:
@@ -104,7 +129,7 @@ def respond(
                 found, cursor = await asyncio.to_thread(changes, cursor)
                 for event in found:
                     yield event
-                await asyncio.sleep(registry.poll)
+                await registry.pause()
 
     return EventSourceResponse(
         events(),

@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from bot.runtime import Runtime
 from bot.storage.models import Notice
+from channels import live
 from channels.outbound import app_senders, deliver_pending
 
 log = logging.getLogger(__name__)
@@ -26,6 +27,7 @@ async def send(request: Request, runtime: Runtime, notice_ids: list[int]) -> dic
         await deliver_pending(runtime, app_senders(request.app))
     except Exception:  # the notice stays pending; the app's delivery loop tries again
         log.exception("sending notices failed")
+    live.streams(request.app).wake()  # the resident's open web chat fetches it now
     with runtime.db.sessions() as session:
         rows = session.execute(select(Notice.id, Notice.status).where(Notice.id.in_(notice_ids)))
         return {row.id: row.status for row in rows}

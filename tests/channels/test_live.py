@@ -3,6 +3,8 @@ they all end when the server stops instead of holding it up."""
 
 from __future__ import annotations
 
+import asyncio
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -73,3 +75,28 @@ def test_the_browser_s_last_event_id_wins_over_the_page_s(
     header: str | None, fallback: int, expected: int
 ) -> None:
     assert live.last_event_id(header, fallback) == expected
+
+
+def test_a_wake_ends_every_pause_at_once_from_any_thread() -> None:
+    streams = live.Streams(poll=30)
+
+    async def two_pauses() -> float:
+        started = time.monotonic()
+        waiting = asyncio.gather(streams.pause(), streams.pause())
+        await asyncio.sleep(0.05)
+        threading.Thread(target=streams.wake).start()  # a route running in a worker thread
+        await waiting
+        return time.monotonic() - started
+
+    assert asyncio.run(two_pauses()) < 5  # not the 30 s poll
+
+
+def test_without_a_wake_a_pause_lasts_the_poll() -> None:
+    streams = live.Streams(poll=0.2)
+
+    async def pause() -> float:
+        started = time.monotonic()
+        await streams.pause()
+        return time.monotonic() - started
+
+    assert asyncio.run(pause()) >= 0.19

@@ -19,9 +19,12 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel
+from sqlalchemy import select
 
 from bot import replies
 from bot.contract import TextPart, text_parts
+from bot.runtime import Runtime
+from bot.storage.models import Notice
 from channels.deps import RuntimeDep
 from channels.outbound import WEB_CHANNEL
 from channels.rest_sender import web_sender
@@ -53,7 +56,12 @@ TRANSCRIPT_TURNS = 40
 
 
 class TranscriptTurn(BaseModel):
+    """A line of the conversation; a staff line says who signed it (``author``) or that it was
+    an automatic message (``automatic``), as its notice did, so a reload shows it the same."""
+
     who: str  # you | bot | staff
+    author: str | None = None
+    automatic: bool = False
     text: str
     parts: list[TextPart]  # phone numbers as tel: links, as in replies
     created_at: datetime
@@ -100,9 +108,12 @@ async def transcript(request: Request, response: Response, rt: RuntimeDep) -> li
     turns = await run_in_threadpool(
         rt.assistant.recent_turns, WEB_CHANNEL, sender, TRANSCRIPT_TURNS
     )
+    signed = await run_in_threadpool(_signatures, rt, sender)
     return [
         TranscriptTurn(
             who=WHO.get(t.direction, "bot"),
+            author=signed.get(t.text) if t.direction == "staff" else None,
+            automatic=t.direction == "staff" and t.text in signed and signed[t.text] is None,
             text=t.text,
             parts=text_parts(t.text),
             created_at=t.created_at,
@@ -110,3 +121,15 @@ async def transcript(request: Request, response: Response, rt: RuntimeDep) -> li
         for t in turns
         if t.text
     ]
+
+
+def _signatures(runtime: Runtime, sender: str) -> dict[str, str | None]:
+    """What each of the session's notices was signed with, by its text (the newest wins)."""
+    with runtime.db.sessions() as session:
+        rows = session.execute(
+            select(Notice.text, Notice.author)
+            .where(Notice.channel == WEB_CHANNEL, Notice.address == sender)
+            .order_by(Notice.id.desc())
+            .limit(TRANSCRIPT_TURNS * 2)
+        ).all()
+    return {text: author for text, author in reversed(rows)}

@@ -19,10 +19,11 @@ from sqlalchemy import select
 
 from bot import service_requests
 from bot.runtime import Runtime
+from bot.staff import handoffs
 from bot.staff.models import StaffAccount
 from bot.storage.models import Handoff
 from channels.outbound import WebNoticeSender, deliver_pending
-from tests.channels.channel_helpers import BROWSER_MARKS, app_for, serve
+from tests.channels.channel_helpers import BROWSER_MARKS, WebResident, app_for, serve
 from tests.channels.staff.conftest import Console, new_account
 
 pytestmark = BROWSER_MARKS
@@ -333,6 +334,22 @@ def test_transcript_is_the_cookie_holder_s_own_conversation(server: str) -> None
         for body in ({}, {"channel": "web", "sender": session}, {"sender": "web-x"}):
             assert stranger.post("/api/v1/transcript", json=body).json() == []
         assert owner.post("/api/v1/transcript", content=b"{not json").status_code in (415, 422)
+
+
+@pytest.mark.usefixtures("staff_in")
+def test_a_reload_signs_staff_lines_as_their_notices_did(server: str, runtime: Runtime) -> None:
+    with httpx.Client(base_url=server, timeout=30) as client:
+        resident = WebResident(client)
+        resident.say("I want to talk to a person")
+        handoff = open_handoff(runtime, resident.sender or "")
+        with runtime.db.transaction() as session:
+            handoffs.take(session, handoff, "dana.lopez")
+            handoffs.reply(session, handoff, "dana.lopez", "Hello, Dana here.")
+            handoffs.hand_back(session, handoff, "dana.lopez")
+        assert len(resident.notices()) == 2  # handed out once: a reload must not need them
+        staff = [t for t in resident.post("/api/v1/transcript").json() if t["who"] == "staff"]
+    assert [(t["author"], t["automatic"]) for t in staff] == [("Dana", False), (None, True)]
+    assert staff[0]["text"] == "Hello, Dana here." and staff[1]["text"] == handoffs.HANDED_BACK
 
 
 def test_the_conversation_survives_a_reload(page: Page, server: str) -> None:

@@ -352,7 +352,10 @@
       });
       if (!response.ok) return;
       for (const turn of await response.json()) {
-        const staff = turn.who === "staff" ? { author: "Staff" } : {};
+        // A staff line is signed as its notice was; one whose notice has not come yet says
+        // "Staff" until the notice arrives and signs it.
+        const staff = turn.who !== "staff" ? {}
+          : turn.automatic ? { notice: true } : { author: turn.author || "Staff" };
         const item = say(turn.who === "you" ? "you" : "bot", turn.text, { parts: turn.parts, ...staff });
         if (turn.who === "staff") restoredStaff.set(turn.text, item);
       }

@@ -20,6 +20,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import anyio
 from fastapi import HTTPException
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
@@ -117,6 +118,7 @@ def respond(
     until it ends; the client's slot is taken now, so a 429 comes before any event."""
     registry = streams(app)
     registry.check(client)
+    stopping = anyio.Event()  # set by sse-starlette when the server is told to stop
 
     async def events() -> AsyncIterator[ServerSentEvent]:
         nonlocal cursor
@@ -125,7 +127,9 @@ def respond(
                 return
             yield ServerSentEvent(comment="open", retry=RETRY_MS)
             ends = time.monotonic() + registry.lifetime
-            while not registry.closing.is_set() and time.monotonic() < ends:
+            while (
+                not registry.closing.is_set() and not stopping.is_set() and time.monotonic() < ends
+            ):
                 found, cursor = await asyncio.to_thread(changes, cursor)
                 for event in found:
                     yield event
@@ -135,6 +139,10 @@ def respond(
         events(),
         ping=PING_SECONDS,
         send_timeout=SEND_TIMEOUT_SECONDS,
+        # Ended by its own loop (within a poll), the stream closes properly: the browser sees
+        # an end, not a broken connection.
+        shutdown_event=stopping,
+        shutdown_grace_period=POLL_SECONDS + 1,
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )
 

@@ -4,6 +4,7 @@ they all end when the server stops instead of holding it up."""
 from __future__ import annotations
 
 import asyncio
+import signal
 import threading
 import time
 from collections.abc import Iterator
@@ -11,10 +12,14 @@ from contextlib import ExitStack
 
 import httpx
 import pytest
+import uvicorn
+from sse_starlette.sse import AppStatus
 
 from bot.runtime import Runtime
 from bot.storage.models import Notice
 from channels import live
+from channels.app import SERVER_OPTIONS
+from evaluation.server import free_port
 from tests.channels.channel_helpers import WebResident, app_for, serve
 
 STREAM = "/api/v1/notices/stream"
@@ -100,3 +105,36 @@ def test_without_a_wake_a_pause_lasts_the_poll() -> None:
         return time.monotonic() - started
 
     assert asyncio.run(pause()) >= 0.19
+
+
+def test_uvicorn_s_shutdown_signal_ends_open_streams(runtime: Runtime) -> None:
+    """What SIGTERM does to `hotline serve`: uvicorn's handle_exit, which sse-starlette
+    watches, ends the streams, so the server stops instead of waiting for the browsers."""
+    app = app_for(runtime)
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", **SERVER_OPTIONS)
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert time.monotonic() < deadline and thread.is_alive(), "uvicorn did not start"
+        time.sleep(0.05)
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+            resident = WebResident(client)
+            resident.notices()
+            headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in resident.cookies.items())}
+            with client.stream("GET", STREAM, headers=headers) as response:
+                lines = response.iter_lines()
+                assert next_line(lines) == ": open"
+                stopping = time.monotonic()
+                server.handle_exit(signal.SIGTERM, None)
+                list(lines)  # the stream ends
+            thread.join(timeout=10)
+            assert not thread.is_alive() and time.monotonic() - stopping < 10
+    finally:
+        AppStatus.should_exit = False  # process-wide in sse-starlette: later servers stream on
+        server.should_exit = True
+        thread.join(timeout=10)

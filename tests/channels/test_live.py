@@ -19,7 +19,7 @@ from bot.runtime import Runtime
 from bot.storage.models import Notice
 from channels import live
 from channels.app import SERVER_OPTIONS
-from evaluation.server import free_port
+from evaluation.benchmarks.server import free_port
 from tests.channels.channel_helpers import WebResident, app_for, serve
 
 STREAM = "/api/v1/notices/stream"

@@ -1,7 +1,7 @@
 # One entry point for a fresh machine: `make run` and `make test` set up what they need first.
 VENV ?= .venv
 PY := $(VENV)/bin/python
-APT_PACKAGES := espeak-ng libespeak-ng1 chromium postgresql sox
+APT_PACKAGES := espeak-ng libespeak-ng1 chromium postgresql sox asterisk-core-sounds-en-wav asterisk-core-sounds-en pocketsphinx-testdata
 PYTEST_ARGS ?=
 
 .PHONY: run test setup system lint postgres clean

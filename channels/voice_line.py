@@ -37,8 +37,10 @@ from bot.runtime import Runtime, training_files
 from bot.settings import Settings
 from bot.storage.models import Notice
 from voice.asr import Recognizer, make_recognizer
+from voice.asr.base import DIGIT_WORDS
 from voice.asr.lexicon import cmudict, split_compound, words
 from voice.asr.pocketsphinx_engine import build_domain_model
+from voice.asr.whisper_engine import model_dir, verify
 from voice.call import BotMessage, BotReply, CallSession, Listen, SmsSender
 from voice.errors import VoiceConfigError
 from voice.live import recognize
@@ -59,7 +61,7 @@ SMS_TEXT = (
     f"{replies.CITY} city helpline: your report reference number is {{reference}}. "
     "Keep it to check progress."
 )
-ENGINES = ("pocketsphinx", "vosk")
+ENGINES = ("whisper", "pocketsphinx", "vosk")
 REPORT_TEMPLATES = (
     "there is a {thing} on {street}",
     "i want to report a {thing} on {street}",
@@ -90,6 +92,9 @@ CALL_PHRASES = (
 def check_settings(settings: Settings, *, phone: bool = True) -> Recognizer | None:
     """Refuse bad speech settings at start-up; returns the vosk recogniser if one was loaded.
 
+    Whisper's model is only checked against its pinned hash here (loading it waits for
+    the first call that needs it).
+
     Loading vosk's model is the only way to know its folder holds one, and it is loaded
     once per process anyway, so the loaded recogniser is kept for the calls. The voice
     and rate are checked only for a server with a phone line (``phone``).
@@ -105,6 +110,8 @@ def check_settings(settings: Settings, *, phone: bool = True) -> Recognizer | No
         Synthesizer(settings.tts_voice, settings.tts_rate)  # an unknown voice or rate raises
     if settings.asr_engine == "vosk":
         return make_recognizer("vosk", vosk_model=settings.vosk_model)
+    if settings.asr_engine == "whisper":
+        verify(model_dir())  # a missing or different model stops the start, with the reason
     return None
 
 
@@ -191,6 +198,47 @@ def prepare_domain_model(runtime: Runtime, texts: Iterable[str] | None = None) -
             "built the speech domain model: %d words from %d texts", len(model.words), len(texts)
         )
     return target
+
+
+# -- what a prompt expects -------------------------------------------------------------------
+_WHERE = ("where", "street", "district", "place")
+_WHAT = ("what kind of problem", "describe", "what the problem")
+_OPEN = ("how i can help", "how can i help", "anything else")  # a report may name both
+_NUMBER = ("number", "reference")
+
+
+@dataclass(frozen=True)
+class ExpectedWords:
+    """The words an answer to a prompt may hold, by what the prompt asks.
+
+    "Where is the pothole?" expects the city's streets, places and districts; "what kind
+    of problem" the service names; a number or reference the digits. A recogniser that
+    takes a vocabulary prompt hears these names far better (Whisper: "adult read it" for
+    "Castle Street" without them), and Twilio's <Gather> takes them as hints.
+    """
+
+    places: tuple[str, ...]
+    services: tuple[str, ...]
+
+    @classmethod
+    def of(cls, runtime: Runtime) -> ExpectedWords:
+        city = runtime.city
+        # Streets last: a long prompt is cut at its start, and streets are said most.
+        places = [d.name for d in city.districts] + [p.name for p in city.places]
+        places += [s.name for s in city.streets]
+        services = [s.name for s in runtime.catalogue.services]
+        return cls(tuple(dict.fromkeys(places)), tuple(dict.fromkeys(services)))
+
+    def __call__(self, prompt: str) -> tuple[str, ...]:
+        asked = prompt.lower()
+        words: list[str] = []
+        if any(cue in asked for cue in _WHERE + _OPEN):
+            words += self.places
+        if any(cue in asked for cue in _WHAT + _OPEN):
+            words += self.services
+        if any(cue in asked for cue in _NUMBER):
+            words += DIGIT_WORDS
+        return tuple(words)
 
 
 # -- the assistant, as a call sees it --------------------------------------------------------
@@ -322,6 +370,7 @@ class VoiceLine:
         self.synthesizer = synthesizer
         self._recognizer = recognizer
         self._lock = threading.Lock()
+        self.expected = ExpectedWords.of(runtime)
 
     @property
     def settings(self) -> Settings:
@@ -356,6 +405,7 @@ class VoiceLine:
             can_transfer_emergency=bool(emergency_transfer(self.settings)),
             rate=self.settings.tts_rate,
             state=state,
+            expect=self.expected,
         )
 
     def recognize(self, pcm16: bytes, rate: int, listen: Listen) -> str:

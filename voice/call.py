@@ -134,6 +134,12 @@ class Assistant(Protocol):
     ) -> BotReply: ...
 
 
+class Expect(Protocol):
+    """The words a caller may answer a prompt with (street names to "where is it?")."""
+
+    def __call__(self, prompt: str) -> tuple[str, ...]: ...
+
+
 class SmsSender(Protocol):
     """Sends (or queues) a text message with ``reference`` to the caller; False if it cannot."""
 
@@ -147,7 +153,8 @@ class Listen:
 
     ``grammar`` restricts a recogniser (``None``: open speech with the domain model);
     ``keys`` is how many numbered choices are on offer (a single key press answers them);
-    ``hints`` are phrases a hosted recogniser (Twilio's <Gather>) should expect.
+    ``hints`` are the words and phrases the answer may hold, the turn's own choices last:
+    Twilio's <Gather> hints, and the vocabulary prompt of a recogniser that takes one.
     """
 
     grammar: Grammar | None = None
@@ -183,6 +190,7 @@ class CallState:
     choices: list[str] = field(default_factory=list)
     menu: list[list[str]] = field(default_factory=list)  # [title, text] before the assistant
     pending: str | None = None  # a question of ours: "sms" or "person"
+    expect: list[str] = field(default_factory=list)  # words the open question expects
     reference: str | None = None
     silences: int = 0
     slower: int = 0
@@ -212,6 +220,7 @@ class CallSession:
         can_transfer_emergency: bool = False,
         rate: int = 140,
         state: CallState | dict[str, Any] | None = None,
+        expect: Expect | None = None,
     ) -> None:
         self.assistant = assistant
         self.greeting = greeting
@@ -220,6 +229,7 @@ class CallSession:
         self.can_transfer = can_transfer
         self.can_transfer_emergency = can_transfer_emergency
         self.rate = rate
+        self.expect = expect
         if isinstance(state, dict):
             state = CallState(**state)
         self.state = state or CallState()
@@ -237,20 +247,22 @@ class CallSession:
         """What the next turn should listen for (see :class:`Listen`)."""
         state = self.state
         commands = ("operator", "repeat", "slower")
+        expected = tuple(state.expect)
         if state.pending:
             return Listen(Grammar.yes_no(), 2, ("yes", "no", *commands))
         if state.menu:
             titles = tuple(title for title, _ in state.menu)
-            return Listen(None, len(titles), (*titles, *commands))
+            return Listen(None, len(titles), (*expected, *titles, *commands))
         titles = tuple(state.choices)
         if not titles:
-            return Listen(None, 0, commands)
+            return Listen(None, 0, (*expected, *commands))
         if _is_yes_no(titles):
             return Listen(Grammar.yes_no(), 2, ("yes", "no", *commands))
         if len(titles) == 1:  # "More details" after an answer: the caller may ask anything
-            return Listen(None, 1, (*titles, *commands))
+            return Listen(None, 1, (*expected, *titles, *commands))
         numbers = DIGIT_WORDS[1 : len(titles) + 1]
-        return Listen(Grammar.menu((*titles, *numbers)), len(titles), (*titles, *commands))
+        hints = (*expected, *titles, *commands)
+        return Listen(Grammar.menu((*titles, *numbers)), len(titles), hints)
 
     # -- turns ---------------------------------------------------------------------------
     def start(self) -> CallTurn:
@@ -260,6 +272,7 @@ class CallSession:
         parts = [self.greeting]
         if titles:
             parts += [choice_prompt(titles), OPEN_QUESTION]
+        self.state.expect = list(self.expect(" ".join(parts))) if self.expect else []
         text = "\n".join([self.greeting, *(f"{i}. {t}" for i, t in enumerate(titles, 1))])
         return self._say(None, text, " ".join(parts), PROMPT)
 
@@ -395,6 +408,7 @@ class CallSession:
             texts.append(OFFER_SMS)
             speeches.append(OFFER_SMS)
         state.ended = hangup or handoff
+        state.expect = list(self.expect(" ".join(texts))) if self.expect else []
         return self._say(
             heard,
             "\n".join(texts),

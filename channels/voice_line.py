@@ -279,7 +279,20 @@ def caller_id(from_number: str, call_sid: str) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
-def bot_reply(reply: Reply) -> BotReply:
+PLACE_BY_NAME = "{street}, in {district}"
+
+
+def place_heard(runtime: Runtime, reply: Reply) -> str | None:
+    """The street a report's answer named, as the caller should hear it confirmed."""
+    if reply.intent != "report_problem":
+        return None
+    for entity in reply.entities:
+        if entity.entity == "street" and (street := runtime.city.find_street(entity.value)):
+            return PLACE_BY_NAME.format(street=street.name, district=street.district)
+    return None
+
+
+def bot_reply(reply: Reply, place: str | None = None) -> BotReply:
     """The core's Reply as the call logic reads it."""
     return BotReply(
         messages=tuple(
@@ -297,6 +310,7 @@ def bot_reply(reply: Reply) -> BotReply:
         handoff=reply.handoff,
         slow=reply.prefs.get("speech_rate") == "slow",
         alert=reply.alert,
+        place=place,
     )
 
 
@@ -317,7 +331,8 @@ class CallAssistant:
             dtmf=dtmf,
             message_id=f"{self.call_id}:{turn}",
         )
-        return bot_reply(self.runtime.assistant.handle(message))
+        reply = self.runtime.assistant.handle(message)
+        return bot_reply(reply, place_heard(self.runtime, reply))
 
 
 @dataclass

@@ -28,6 +28,8 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
+from rapidfuzz import fuzz, process
+
 from voice.asr.base import DIGIT_WORDS, Grammar
 
 # Key presses the assistant understands whatever it offered: 0 a person, * repeat.
@@ -62,6 +64,8 @@ NOT_A_CHOICE = "Sorry, {key} is not one of the choices."
 YES_OR_NO_KEYS = "Please press 1 for yes, or 2 for no."
 SLOWER_LOCAL = "I will speak more slowly."
 OPEN_QUESTION = "Or just tell me how I can help."
+CONFIRM_PLACE = "{place}. Is that right? Say yes or press 1. Say no or press 2."
+PLACE_AGAIN = "Sorry. Please say the street name again."
 HANGUP_AFTER_HANDOFF = "Goodbye."
 # The assistant's handoff reply is written for chat ("they will reply here"); on the phone
 # the call itself says what happens next, which only the line knows.
@@ -80,6 +84,12 @@ YES_WORDS = frozenset(
     ["yes", "yeah", "yep", "yes please", "correct", "that's right", "right", "sure", "okay", "ok"]
 )
 NO_WORDS = frozenset(["no", "nope", "no thanks", "no thank you", "not now", "no thanks bye"])
+# A recogniser writes what it heard, not what was offered: "yes that's right", "yeah sure",
+# "no it isn't"; one short word may come out near the word ("yess", "noe").
+YES_CUES = frozenset(["yes", "yeah", "yep", "yup", "correct", "right", "sure", "okay", "ok"])
+NO_CUES = frozenset(["no", "nope", "nah", "not", "wrong", "isn't", "don't"])
+# Digits as Whisper may write a lone spoken digit, by their homophones.
+DIGIT_SOUNDS = {"oh": 0, "won": 1, "to": 2, "too": 2, "for": 4, "fore": 4, "ate": 8}
 OPERATOR_WORDS = frozenset(["operator", "an operator", "the operator", "operator please"])
 REPEAT_WORDS = frozenset(["repeat", "repeat that", "repeat please", "say that again", "again"])
 SLOWER_WORDS = frozenset(["slower", "slow down", "speak slower", "more slowly", "slower please"])
@@ -120,6 +130,7 @@ class BotReply:
     handoff: bool = False
     slow: bool = False
     alert: str | None = None  # emergency or crisis: the first message gives the number
+    place: str | None = None  # the street just heard, by name ("Castle Street, in Old Town")
 
 
 class Assistant(Protocol):
@@ -189,8 +200,9 @@ class CallState:
     turn: int = 0
     choices: list[str] = field(default_factory=list)
     menu: list[list[str]] = field(default_factory=list)  # [title, text] before the assistant
-    pending: str | None = None  # a question of ours: "sms" or "person"
+    pending: str | None = None  # a question of ours: "sms", "person", "place", "place-again"
     expect: list[str] = field(default_factory=list)  # words the open question expects
+    held: list[str] = field(default_factory=list)  # the reply said once the place is confirmed
     reference: str | None = None
     silences: int = 0
     slower: int = 0
@@ -248,6 +260,9 @@ class CallSession:
         state = self.state
         commands = ("operator", "repeat", "slower")
         expected = tuple(state.expect)
+        if state.pending == "place-again":
+            places = tuple(self.expect("where")) if self.expect else ()
+            return Listen(None, 0, (*places, *commands))
         if state.pending:
             return Listen(Grammar.yes_no(), 2, ("yes", "no", *commands))
         if state.menu:
@@ -314,6 +329,9 @@ class CallSession:
             return self._ask(heard, dtmf=OPERATOR_KEY)
         if keys == REPEAT_KEY and (state.pending or state.menu):
             return self._say(heard, state.last_text, state.last_speech, AGAIN)
+        if state.pending == "place-again":  # keys are no street: the form goes on
+            state.pending = None
+            return self._ask(heard, dtmf=keys)
         if state.pending:
             answer = {"1": "yes", "2": "no"}.get(keys)
             answered = self._answer_pending(heard, answer) if answer else None
@@ -350,13 +368,23 @@ class CallSession:
     def _answer_pending(self, heard: str | None, words: str) -> CallTurn | None:
         """Our own yes/no question answered; ``None`` if the caller said something else."""
         state = self.state
-        yes, no = words in YES_WORDS, words in NO_WORDS
+        yes, no = yes_or_no(words)
         pending, state.pending = state.pending, None
         if pending == "person" and yes:
             return self._ask(heard, dtmf=OPERATOR_KEY)
         if pending == "person" and no:
             text, speech = f"{CARRY_ON} {state.prompt_text}", f"{CARRY_ON} {state.prompt_speech}"
             return self._say(heard, text, speech, AGAIN)
+        if pending == "place" and yes:
+            text, speech = state.held
+            return self._say(heard, text, speech, PROMPT)
+        if pending == "place" and no and len(words.split()) > 2:  # "no, it's on Oak Avenue"
+            return self._ask(heard, text=heard)
+        if pending == "place" and no:
+            state.pending = "place-again"
+            return self._say(heard, PLACE_AGAIN, PLACE_AGAIN, LOCAL)
+        if pending == "place-again":  # the street again, as a correction the form reads
+            return self._ask(heard, text=f"it is on {heard}")
         if pending == "sms" and (yes or no):
             sent = bool(yes and self.send_sms and self.send_sms(state.reference or ""))
             first = SMS_SENT if sent else (SMS_FAILED if yes else SMS_DECLINED)
@@ -403,12 +431,14 @@ class CallSession:
             hangup = True
             speeches.append(HANGUP_AFTER_HANDOFF)
         reference = reply.filed_reference
+        state.expect = list(self.expect(" ".join(texts))) if self.expect else []
+        if reply.place and not (reference or hangup or handoff):
+            return self._confirm_place(heard, reply.place, "\n".join(texts), " ".join(speeches))
         if reference and self.send_sms is not None and not hangup:
             state.pending, state.reference = "sms", reference
             texts.append(OFFER_SMS)
             speeches.append(OFFER_SMS)
         state.ended = hangup or handoff
-        state.expect = list(self.expect(" ".join(texts))) if self.expect else []
         return self._say(
             heard,
             "\n".join(texts),
@@ -418,6 +448,14 @@ class CallSession:
             handoff=handoff,
             filed_reference=reference,
         )
+
+    def _confirm_place(self, heard: str | None, place: str, text: str, speech: str) -> CallTurn:
+        """The street read back by name before the form goes on: a misheard street is
+        caught now, not after the whole report was read back."""
+        state = self.state
+        state.pending, state.held = "place", [text, speech]
+        question = CONFIRM_PLACE.format(place=place)
+        return self._say(heard, question, question, PROMPT)
 
     def _put_through(self, heard: str | None, first: BotMessage) -> CallTurn:
         """The emergency line as written (not "hang up and call"), then the transfer."""
@@ -503,6 +541,27 @@ def _is_yes_no(titles: Sequence[str]) -> bool:
     return [normalise(t) for t in titles] == ["yes", "no"]
 
 
+def yes_or_no(words: str) -> tuple[bool, bool]:
+    """(yes, no) for an answer to a yes/no question: exact phrases, cue words, near words.
+
+    A no cue wins over a yes cue ("no that's not right"); an answer with neither, or
+    with more than a few words, is something else, for the assistant.
+    """
+    if words in YES_WORDS or words in NO_WORDS:
+        return words in YES_WORDS, words in NO_WORDS
+    tokens = words.split()
+    if not tokens or len(tokens) > 5:
+        return False, False
+    if any(t in NO_CUES for t in tokens):
+        return False, True
+    if any(t in YES_CUES for t in tokens):
+        return True, False
+    if len(tokens) == 1:
+        near = process.extractOne(tokens[0], ["yes", "no"], scorer=fuzz.ratio, score_cutoff=75)
+        return (near is not None and near[0] == "yes"), (near is not None and near[0] == "no")
+    return False, False
+
+
 def _pick(words: str, titles: Sequence[str]) -> int | None:
     """The index of the choice the caller named, by its title or its number in words."""
     for index, title in enumerate(titles):
@@ -511,7 +570,7 @@ def _pick(words: str, titles: Sequence[str]) -> int | None:
     tokens = [t for t in words.split() if t not in _NUMBER_FILLER]
     if len(tokens) == 1:
         token = tokens[0]
-        number = DIGIT_WORDS.index(token) if token in DIGIT_WORDS else None
+        number = DIGIT_WORDS.index(token) if token in DIGIT_WORDS else DIGIT_SOUNDS.get(token)
         if token.isdigit():
             number = int(token)
         if number is not None and 1 <= number <= len(titles):

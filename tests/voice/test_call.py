@@ -29,6 +29,7 @@ from voice.call import (
     NOT_HEARD,
     OFFER_PERSON,
     OFFER_SMS,
+    PLACE_AGAIN,
     BotMessage,
     BotReply,
     CallSession,
@@ -360,6 +361,7 @@ REPORT_ANSWERS: list[Answer] = [
     (lambda p: "how should we tell you" in p, "no updates"),
     (lambda p: "shall i send this report" in p, "yes"),
     (lambda p: "what would you like to change" in p, "place"),
+    (lambda p: "is that right" in p, "yes"),
 ]
 
 
@@ -405,6 +407,47 @@ def test_a_whole_spoken_call_files_a_street_light_report(
         assert notice is not None and (notice.channel, notice.address) == ("sms", caller)
         assert reference in notice.text and notice.status == "pending"
         db.delete(notice)  # sent by the notice loop; other tests' delivery rounds share the db
+
+
+def test_a_spoken_call_confirms_the_street_by_name_and_files_it_there(
+    line: VoiceLine, runtime: Runtime, phone_speech
+) -> None:
+    """Whisper hears the street with the city's streets as its vocabulary; the caller
+    hears it back by name, with its district, before the form goes on."""
+    session = line.session(caller_number(), f"CA{random.getrandbits(64):016x}")
+    session.start()
+    asked = phone_turn(line, session, phone_speech, "i want to report a pothole")
+    assert "where is the pothole" in asked.text.lower(), asked.heard
+    assert "Castle Street" in asked.listen.hints  # the vocabulary of a "where" question
+    confirm = phone_turn(line, session, phone_speech, "fourteen castle street")
+    assert confirm.speech.startswith("Castle Street, in Old Town. Is that right?"), confirm.heard
+    assert confirm.listen.grammar == Grammar.yes_no()
+    described = phone_turn(line, session, phone_speech, "yes")
+    assert "describe the problem" in described.text.lower()
+    turn = phone_turn(line, session, phone_speech, "a deep hole in the road")
+    for said in ("no updates", "yes"):
+        if turn.filed_reference:
+            break
+        turn = phone_turn(line, session, phone_speech, said)
+    assert turn.filed_reference, turn.text
+    with runtime.db.sessions() as db:
+        request = db.scalar(
+            select(ServiceRequest).where(ServiceRequest.reference == turn.filed_reference)
+        )
+    assert request is not None
+    assert (request.service_code, request.street) == ("pothole", "Castle Street")
+
+
+def test_no_to_the_street_asks_for_it_again_and_sends_it_as_a_correction() -> None:
+    where = reply("Please describe the problem in a few words.")
+    where = BotReply(where.messages, intent="report_problem", place="Elm Street, in Old Town")
+    session, assistant = session_with(where, reply("Is it on Elm Street or on Oak Avenue?"))
+    session.start()
+    session.hear("elm street")
+    again = session.hear("no")
+    assert again.speech == PLACE_AGAIN and again.listen.grammar is None
+    session.hear("oak avenue")
+    assert assistant.sent[-1]["text"] == "it is on oak avenue"
 
 
 def test_a_call_by_keys_only_checks_a_report_repeats_and_reaches_a_person(

@@ -364,6 +364,13 @@ def emergency_transfer(settings: Settings) -> str | None:
     return settings.voice_emergency_number or settings.voice_operator_number
 
 
+def staffed(runtime: Runtime) -> bool:
+    """Whether staff answer the phone now (the city's office hours, on the assistant's clock)."""
+    assistant = runtime.assistant
+    local = assistant.clock().astimezone(assistant.zone).replace(tzinfo=None)
+    return runtime.city.office_hours.is_open(local)
+
+
 def can_send_sms(settings: Settings) -> bool:
     return bool(
         settings.twilio_account_sid and settings.twilio_auth_token and settings.twilio_from_number
@@ -416,11 +423,13 @@ class VoiceLine:
             greeting=GREETING,
             menu=CALL_MENU,
             send_sms=sms,
-            can_transfer=bool(self.settings.voice_operator_number),
+            can_transfer=bool(self.settings.voice_operator_number) and staffed(self.runtime),
             can_transfer_emergency=bool(emergency_transfer(self.settings)),
             rate=self.settings.tts_rate,
             state=state,
             expect=self.expected,
+            can_record=True,  # both Twilio transports end a call with <Record> if asked
+            withheld=caller.startswith("call:"),
         )
 
     def recognize(self, pcm16: bytes, rate: int, listen: Listen) -> str:

@@ -11,7 +11,9 @@ synthetic hotline set:
     .venv/bin/python -m evaluation.real_speech [--every 3] [--takes 1] [--vosk-model DIR]
 
 ``--every N`` takes every N-th Asterisk recording in transcript order (prompts, digits and
-letters alike), so a run stays a few minutes on two cores.
+letters alike), so a run stays a few minutes on two cores. Recordings longer than a
+caller's turn can be (the endpointer cuts one at 15 s) and the ``silence/`` files
+("nine seconds of silence") are left out: neither is an answer a caller gives.
 """
 
 from __future__ import annotations
@@ -27,12 +29,14 @@ from pathlib import Path
 from evaluation.asr_wer import Score, Take, score, synthesize_takes
 from voice.asr import PocketsphinxRecognizer, Recognizer, VoskRecognizer, WhisperRecognizer
 from voice.audio import PHONE_RATE, mulaw_to_pcm16, pcm16_to_mulaw, read_wav, resample
+from voice.endpoint import EndpointConfig
 
 ASTERISK_SOUNDS = Path("/usr/share/asterisk/sounds/en_US_f_Allison")
 ASTERISK_TRANSCRIPTS = Path("/usr/share/doc/asterisk-core-sounds-en/core-sounds-en.txt.gz")
 POCKETSPHINX_DATA = Path("/usr/share/pocketsphinx/test/data")
 _TRANSCRIPT_LINE = re.compile(r"^(?P<name>[\w/-]+):\s*(?P<text>.+)$")
 _SPHINX_LINE = re.compile(r"^<s>(?P<text>.*)</s>\s*\((?P<id>[^)]+)\)$")
+MAX_SECONDS = EndpointConfig().max_utterance_ms / 1000
 
 
 @dataclass(frozen=True)
@@ -55,10 +59,10 @@ def asterisk_recordings(every: int = 1) -> list[Recording]:
     with gzip.open(ASTERISK_TRANSCRIPTS, "rt", encoding="utf-8") as lines:
         for line in lines:
             match = _TRANSCRIPT_LINE.match(line.strip())
-            if match is None or "[" in match["text"]:
+            if match is None or "[" in match["text"] or match["name"].startswith("silence/"):
                 continue
             path = ASTERISK_SOUNDS / f"{match['name']}.wav"
-            if path.is_file():
+            if path.is_file() and _seconds(path) <= MAX_SECONDS:
                 found.append(Recording(path, match["text"], "asterisk"))
     return found[::every]
 
@@ -70,9 +74,14 @@ def pocketsphinx_recordings() -> list[Recording]:
         for line in transcription.read_text(encoding="utf-8").splitlines():
             match = _SPHINX_LINE.match(line.strip())
             path = transcription.parent / f"{match['id']}.wav" if match else None
-            if match and path is not None and path.is_file():
+            if match and path is not None and path.is_file() and _seconds(path) <= MAX_SECONDS:
                 found.append(Recording(path, " ".join(match["text"].split()), "pocketsphinx"))
     return found
+
+
+def _seconds(path: Path) -> float:
+    pcm16, rate = read_wav(path)
+    return len(pcm16) / 2 / rate
 
 
 def by_phone(recording: Recording) -> Take:

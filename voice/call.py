@@ -79,6 +79,17 @@ HANDOFF_CALL_AGAIN = (
     "No one can take your call right now, and I cannot send a text message to this phone. "
     "Please call again later to talk to a person."
 )
+# Without a person to put the caller through to (none set, or out of hours), the caller
+# leaves a voice message for the staff inbox; one prompt, one thing to do.
+LEAVE_MESSAGE = (
+    "No one can take your call right now. Please leave a message after the tone, "
+    "and staff will call you back. Press the hash key when you are done."
+)
+LEAVE_MESSAGE_WITHHELD = (
+    "No one can take your call right now. Please leave a message after the tone, with a "
+    "number to call you back on. Press the hash key when you are done."
+)
+MESSAGE_TAKEN = "Thank you. Staff will call you back. Goodbye."
 
 YES_WORDS = frozenset(
     ["yes", "yeah", "yep", "yes please", "correct", "that's right", "right", "sure", "okay", "ok"]
@@ -187,6 +198,7 @@ class CallTurn:
     filed_reference: str | None = None
     sms_sent: bool = False
     emergency: bool = False  # the handoff goes to the emergency transfer number
+    record: bool = False  # after the prompt, record the caller's voice message for staff
 
 
 @dataclass
@@ -233,6 +245,8 @@ class CallSession:
         rate: int = 140,
         state: CallState | dict[str, Any] | None = None,
         expect: Expect | None = None,
+        can_record: bool = False,
+        withheld: bool = False,
     ) -> None:
         self.assistant = assistant
         self.greeting = greeting
@@ -242,6 +256,8 @@ class CallSession:
         self.can_transfer_emergency = can_transfer_emergency
         self.rate = rate
         self.expect = expect
+        self.can_record = can_record
+        self.withheld = withheld
         if isinstance(state, dict):
             state = CallState(**state)
         self.state = state or CallState()
@@ -427,7 +443,8 @@ class CallSession:
             number += len(titles)
         handoff = reply.handoff or any(m.handoff for m in reply.messages)
         hangup = any(m.ends_conversation for m in reply.messages)
-        if handoff and not self.can_transfer:
+        record = handoff and not self.can_transfer and self.can_record and not hangup
+        if handoff and not self.can_transfer and not record:
             hangup = True
             speeches.append(HANGUP_AFTER_HANDOFF)
         reference = reply.filed_reference
@@ -447,6 +464,7 @@ class CallSession:
             hangup=hangup,
             handoff=handoff,
             filed_reference=reference,
+            record=record,
         )
 
     def _confirm_place(self, heard: str | None, place: str, text: str, speech: str) -> CallTurn:
@@ -470,6 +488,8 @@ class CallSession:
         (staff replies to a phone conversation go out by SMS to the caller's number)."""
         if self.can_transfer:
             return HANDOFF_TRANSFER
+        if self.can_record:
+            return LEAVE_MESSAGE_WITHHELD if self.withheld else LEAVE_MESSAGE
         return HANDOFF_BY_SMS if self.send_sms is not None else HANDOFF_CALL_AGAIN
 
     def _say(self, heard: str | None, text: str, speech: str, kind: str, **flags: Any) -> CallTurn:

@@ -30,6 +30,8 @@ import phonenumbers
 
 from bot import replies, service_requests
 from bot.assistant import MENU
+from bot.catalogue import Catalogue
+from bot.city import City
 from bot.contract import InboundMessage, Reply
 from bot.dialogue.report import CHANGEABLE
 from bot.nlu.training_data import load_training_data
@@ -221,12 +223,11 @@ class ExpectedWords:
     services: tuple[str, ...]
 
     @classmethod
-    def of(cls, runtime: Runtime) -> ExpectedWords:
-        city = runtime.city
+    def of(cls, city: City, catalogue: Catalogue) -> ExpectedWords:
         # Streets last: a long prompt is cut at its start, and streets are said most.
         places = [d.name for d in city.districts] + [p.name for p in city.places]
         places += [s.name for s in city.streets]
-        services = [s.name for s in runtime.catalogue.services]
+        services = [s.name for s in catalogue.services]
         return cls(tuple(dict.fromkeys(places)), tuple(dict.fromkeys(services)))
 
     def __call__(self, prompt: str) -> tuple[str, ...]:
@@ -392,7 +393,7 @@ class VoiceLine:
         self.synthesizer = synthesizer
         self._recognizer = recognizer
         self._lock = threading.Lock()
-        self.expected = ExpectedWords.of(runtime)
+        self.expected = ExpectedWords.of(runtime.city, runtime.catalogue)
 
     @property
     def settings(self) -> Settings:

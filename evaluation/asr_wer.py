@@ -237,14 +237,18 @@ def normalised(text: str) -> str:
 
 
 def score(
-    engine: str, takes: Sequence[Take], recognizer_for: Callable[[Take], Recognizer]
+    engine: str,
+    takes: Sequence[Take],
+    recognizer_for: Callable[[Take], Recognizer],
+    vocabulary: Sequence[str] = (),
 ) -> Score:
-    """WER against normalised references, and decoding time over audio time."""
+    """WER against normalised references, and decoding time over audio time; a recogniser
+    that takes a vocabulary prompt is given ``vocabulary``."""
     references, hypotheses, decoding = [], [], 0.0
     for take in takes:
         recognizer = recognizer_for(take)
         started = time.process_time()
-        result = transcribe(recognizer, take.pcm16, take.sample_rate)
+        result = transcribe(recognizer, take.pcm16, take.sample_rate, vocabulary=vocabulary)
         decoding += time.process_time() - started
         references.append(normalised(take.reference))
         hypotheses.append(normalised(result.text) or "<empty>")

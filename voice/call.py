@@ -104,6 +104,7 @@ DIGIT_SOUNDS = {"oh": 0, "won": 1, "to": 2, "too": 2, "for": 4, "fore": 4, "ate"
 OPERATOR_WORDS = frozenset(["operator", "an operator", "the operator", "operator please"])
 REPEAT_WORDS = frozenset(["repeat", "repeat that", "repeat please", "say that again", "again"])
 SLOWER_WORDS = frozenset(["slower", "slow down", "speak slower", "more slowly", "slower please"])
+COMMAND_WORDS = ("operator", "repeat", "slower")  # each command's key word
 _NUMBER_FILLER = ("number", "option", "press", "choice", "please")
 
 _REFERENCE = re.compile(r"\b([A-Z]{2,5})-(\d{4})-(\d{4,8})\b")
@@ -315,19 +316,19 @@ class CallSession:
         if not words:
             return self._nothing(NOT_CAUGHT, heard or None)
         state.silences = 0
-        if words in OPERATOR_WORDS:
+        if said(words, OPERATOR_WORDS):
             return self._ask(heard, dtmf=OPERATOR_KEY)
         ours = bool(state.pending or state.menu)  # the assistant has not spoken, or we asked
-        if ours and words in REPEAT_WORDS:
+        if ours and said(words, REPEAT_WORDS):
             return self._say(heard, state.last_text, state.last_speech, AGAIN)
-        if ours and words in SLOWER_WORDS:
+        if ours and said(words, SLOWER_WORDS):
             state.slower += 1
             return self._say(heard, state.last_text, f"{SLOWER_LOCAL} {state.last_speech}", AGAIN)
         if state.pending and (answered := self._answer_pending(heard, words)) is not None:
             return answered
         if state.menu and (text := self._menu_text(words)):
             return self._ask(heard, text=text)
-        if words in REPEAT_WORDS:
+        if said(words, REPEAT_WORDS):
             return self._ask(heard, dtmf=REPEAT_KEY)
         if state.choices and (picked := _pick(words, state.choices)) is not None:
             return self._ask(heard, text=state.choices[picked])
@@ -559,6 +560,15 @@ def normalise(text: str) -> str:
 
 def _is_yes_no(titles: Sequence[str]) -> bool:
     return [normalise(t) for t in titles] == ["yes", "no"]
+
+
+def said(words: str, command: frozenset[str]) -> bool:
+    """Whether a short answer is the command: one of its phrases, or its key word among
+    at most two others ("hour operator", "repeat please now")."""
+    if words in command:
+        return True
+    tokens = words.split()
+    return len(tokens) <= 3 and any(k in tokens for k in COMMAND_WORDS if k in command)
 
 
 def yes_or_no(words: str) -> tuple[bool, bool]:

@@ -26,6 +26,8 @@ from voice.call import (
     HANDOFF_BY_SMS,
     HANDOFF_CALL_AGAIN,
     HANDOFF_TRANSFER,
+    LEAVE_MESSAGE,
+    LEAVE_MESSAGE_WITHHELD,
     NOT_HEARD,
     OFFER_PERSON,
     OFFER_SMS,
@@ -185,6 +187,20 @@ def test_a_caller_no_text_can_reach_is_asked_to_call_again() -> None:
     session.hear("something")
     turn = session.press("0")
     assert turn.speech == f"{HANDOFF_CALL_AGAIN} Goodbye." and turn.hangup
+
+
+@pytest.mark.parametrize(
+    ("withheld", "words"), [(False, LEAVE_MESSAGE), (True, LEAVE_MESSAGE_WITHHELD)]
+)
+def test_a_line_that_records_takes_a_voice_message_instead_of_hanging_up(
+    withheld: bool, words: str
+) -> None:
+    assistant = ScriptedAssistant([reply(CHAT_HANDOFF, handoff=True)])
+    session = CallSession(assistant, greeting="Hello.", can_record=True, withheld=withheld)
+    session.start()
+    turn = session.hear("operator")
+    assert turn.handoff and turn.record and not turn.hangup
+    assert turn.speech == words
 
 
 def test_repeat_goes_to_the_assistant_or_repeats_our_own_question() -> None:
@@ -376,7 +392,7 @@ def test_a_whole_spoken_call_files_a_street_light_report(
     caller = caller_number()
     session = line.session(caller, f"CA{random.getrandbits(64):016x}")
     turn = session.start()
-    turn = phone_turn(line, session, phone_speech, "there is a broken street light on elm street")
+    turn = phone_turn(line, session, phone_speech, "report a problem")
     heard = [turn.heard]
     for _ in range(10):
         if turn.filed_reference:
@@ -416,7 +432,10 @@ def test_a_spoken_call_confirms_the_street_by_name_and_files_it_there(
     hears it back by name, with its district, before the form goes on."""
     session = line.session(caller_number(), f"CA{random.getrandbits(64):016x}")
     session.start()
-    asked = phone_turn(line, session, phone_speech, "i want to report a pothole")
+    kind = phone_turn(line, session, phone_speech, "report a problem")
+    assert "what kind of problem" in kind.text.lower(), kind.heard
+    assert "Pothole" in kind.listen.hints
+    asked = phone_turn(line, session, phone_speech, "pothole")
     assert "where is the pothole" in asked.text.lower(), asked.heard
     assert "Castle Street" in asked.listen.hints  # the vocabulary of a "where" question
     confirm = phone_turn(line, session, phone_speech, "fourteen castle street")
@@ -466,8 +485,8 @@ def test_a_call_by_keys_only_checks_a_report_repeats_and_reaches_a_person(
     assert f"Report {reference} (Pothole) is received and waiting" in status.text
     assert "R E Q, 2 0 2 6," in status.speech  # read back digit by digit
     assert session.press("*").speech == status.speech
-    person = session.press("0")
-    assert person.handoff and person.hangup
+    person = session.press("0")  # no transfer number: a voice message, not a hang-up
+    assert person.handoff and person.record and not person.hangup
 
 
 def test_a_silent_caller_is_prompted_twice_then_offered_a_person(
@@ -485,12 +504,14 @@ def test_a_silent_caller_is_prompted_twice_then_offered_a_person(
 def test_repeat_and_operator_work_in_the_middle_of_a_report(line: VoiceLine, phone_speech) -> None:
     session = line.session(caller_number(), f"CA{random.getrandbits(64):016x}")
     session.start()
-    asked = phone_turn(line, session, phone_speech, "there is a pothole")
-    assert "where is the pothole" in asked.text.lower()
+    asked = phone_turn(line, session, phone_speech, "report a problem")
+    assert "what kind of problem" in asked.text.lower()
     again = phone_turn(line, session, phone_speech, "repeat")
     assert again.heard.startswith("repeat") and again.speech == asked.speech
-    person = phone_turn(line, session, phone_speech, "operator")
-    assert person.heard == "operator" and person.handoff
+    # espeak-ng's "operator" is beyond Whisper tiny.en by phone ("they are a regular",
+    # "talk to leperton"); its key is not.
+    person = session.press("0")
+    assert person.handoff
 
 
 def _file_by_text(runtime: Runtime, caller: str) -> str:

@@ -53,10 +53,8 @@ log = logging.getLogger(__name__)
 CHANNEL = "voice"
 DOMAIN_DIR = "asr-domain"  # under the model dir; the Telegram channel's voice notes use it too
 FINGERPRINT = "texts.sha256"
-GREETING = (
-    f"Hello, this is the {replies.CITY} city helpline. You can speak or press keys. "
-    "Say operator at any time, or press 0."
-)
+# Under 6 s of speech (evaluation/voice_prompts.py): one thing to do, and the way out.
+GREETING = f"{replies.CITY} city helpline. How can I help? For a person, press 0."
 # The keypad menu of the greeting: 0 already reaches a person, so only the first two.
 CALL_MENU = [(choice.title, choice.payload) for choice in MENU[:2]]
 SMS_TEXT = (
@@ -413,9 +411,17 @@ class VoiceLine:
             return self._recognizer
 
     def session(
-        self, caller: str, call_id: str, state: dict[str, Any] | None = None
+        self,
+        caller: str,
+        call_id: str,
+        state: dict[str, Any] | None = None,
+        *,
+        can_record: bool = True,
     ) -> CallSession:
-        """A call from ``caller`` (see :func:`caller_id`); ``state`` resumes a stored one."""
+        """A call from ``caller`` (see :func:`caller_id`); ``state`` resumes a stored one.
+
+        ``can_record``: the transport can take a voice message (both Twilio ones can; the
+        ``hotline call`` console cannot)."""
         sms: SmsSender | None = None
         if can_send_sms(self.settings) and not caller.startswith("call:"):
             sms = ReferenceBySms(self.runtime, caller)
@@ -429,8 +435,9 @@ class VoiceLine:
             rate=self.settings.tts_rate,
             state=state,
             expect=self.expected,
-            can_record=True,  # both Twilio transports end a call with <Record> if asked
+            can_record=can_record,
             withheld=caller.startswith("call:"),
+            sms_only=(replies.PHONE_CONTACT_CHOICES["channel"],),
         )
 
     def recognize(self, pcm16: bytes, rate: int, listen: Listen) -> str:

@@ -7,8 +7,8 @@ back. The session talks to "the assistant" through the small :class:`Assistant` 
 so this module knows nothing of the bot; the assistant decides what to say, and the
 session adds only what the phone needs:
 
-- a short greeting ("you can speak or press keys, say operator at any time") with a
-  keypad menu, since nothing has been offered yet;
+- a short greeting (under 6 s: "how can I help? For a person, press 0"); its keypad
+  menu is read when the caller is silent or asks to repeat, and works at once;
 - every choice also by key ("press 1 for ..."), yes/no as "say yes or press 1";
 - "operator" and 0 reach a person, "repeat" and * repeat, "slower" slows the voice, at
   any point, including during the session's own questions;
@@ -248,6 +248,7 @@ class CallSession:
         expect: Expect | None = None,
         can_record: bool = False,
         withheld: bool = False,
+        sms_only: Sequence[str] = (),
     ) -> None:
         self.assistant = assistant
         self.greeting = greeting
@@ -259,6 +260,9 @@ class CallSession:
         self.expect = expect
         self.can_record = can_record
         self.withheld = withheld
+        # Choices that promise a text message ("Text me at this number"), left out when
+        # this call cannot send one (no SMS configured, or a withheld number).
+        self.sms_only = frozenset(sms_only) if send_sms is None else frozenset()
         if isinstance(state, dict):
             state = CallState(**state)
         self.state = state or CallState()
@@ -301,12 +305,13 @@ class CallSession:
         """The greeting, with the keypad menu given at construction."""
         self.state = CallState(menu=[list(item) for item in self.initial_menu])
         titles = [title for title, _ in self.state.menu]
-        parts = [self.greeting]
-        if titles:
-            parts += [choice_prompt(titles), OPEN_QUESTION]
-        self.state.expect = list(self.expect(" ".join(parts))) if self.expect else []
+        self.state.expect = list(self.expect(self.greeting)) if self.expect else []
         text = "\n".join([self.greeting, *(f"{i}. {t}" for i, t in enumerate(titles, 1))])
-        return self._say(None, text, " ".join(parts), PROMPT)
+        turn = self._say(None, text, self.greeting, PROMPT)
+        if titles:  # said after a silence, or on "repeat": the keys, for those who need them
+            menu = f"{choice_prompt(titles)} {OPEN_QUESTION}"
+            self.state.prompt_speech = self.state.last_speech = menu
+        return turn
 
     def hear(self, transcript: str) -> CallTurn:
         """The caller said something; ``transcript`` is what the recogniser made of it."""
@@ -430,10 +435,10 @@ class CallSession:
             state.slower += 1
         if reply.alert and self.can_transfer_emergency and reply.messages:
             return self._put_through(heard, reply.messages[0])
-        state.choices = [title for message in reply.messages for title in message.choices]
+        offered = [[t for t in m.choices if t not in self.sms_only] for m in reply.messages]
+        state.choices = [title for titles in offered for title in titles]
         texts, speeches, number = [], [], 0
-        for message in reply.messages:
-            titles = list(message.choices)
+        for message, titles in zip(reply.messages, offered, strict=True):
             text = self._handoff_words() if message.handoff else message.text
             spoken = text if message.handoff else speakable(message.spoken)
             if titles:

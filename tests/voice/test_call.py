@@ -84,12 +84,13 @@ def session_with(
 
 
 # -- greeting and keys ---------------------------------------------------------------------
-def test_the_greeting_says_how_to_use_the_line_and_offers_keys() -> None:
+def test_the_greeting_is_short_and_its_keys_come_after_a_silence_or_a_repeat() -> None:
     session, assistant = session_with()
     turn = session.start()
-    assert turn.speech.startswith("Hello.")
-    assert "Press 1 for Report a problem. Press 2 for Check a report." in turn.speech
+    assert turn.speech == "Hello."  # short: the keys come when the caller needs them
     assert turn.listen.keys == 2 and turn.listen.grammar is None  # open speech, or a key
+    menu = "Press 1 for Report a problem. Press 2 for Check a report."
+    assert menu in session.silence().speech and menu in session.hear("repeat").speech
     assert assistant.sent == []
 
 
@@ -205,9 +206,10 @@ def test_a_line_that_records_takes_a_voice_message_instead_of_hanging_up(
 
 def test_repeat_goes_to_the_assistant_or_repeats_our_own_question() -> None:
     session, assistant = session_with(reply("Where is it?"), reply("Where is it?"))
-    greeting = session.start()
-    assert session.hear("repeat").speech == greeting.speech  # nothing asked of the assistant
-    assert session.press("*").speech == greeting.speech
+    session.start()
+    menu = session.state.prompt_speech  # the greeting's keys, said again on "repeat"
+    assert session.hear("repeat").speech == menu  # nothing asked of the assistant
+    assert session.press("*").speech == menu
     assert assistant.sent == []
     session.hear("a pothole")
     session.hear("say that again")
@@ -493,9 +495,11 @@ def test_a_silent_caller_is_prompted_twice_then_offered_a_person(
     line: VoiceLine, phone_speech
 ) -> None:
     session = line.session(caller_number(), f"CA{random.getrandbits(64):016x}")
-    greeting = session.start()
+    session.start()
+    menu = session.state.prompt_speech  # after a silence: the keys a caller can press
+    assert menu.startswith("Press 1 for")
     quiet = [phone_turn(line, session, phone_speech, None) for _ in range(3)]
-    assert [t.speech for t in quiet[:2]] == [f"{NOT_HEARD} {greeting.speech}"] * 2
+    assert [t.speech for t in quiet[:2]] == [f"{NOT_HEARD} {menu}"] * 2
     assert quiet[2].speech == OFFER_PERSON
     person = phone_turn(line, session, phone_speech, "yes")
     assert person.handoff

@@ -14,7 +14,12 @@ session adds only what the phone needs:
   any point, including during the session's own questions;
 - numbers read back digit by digit (phone numbers, references), links left out;
 - silence: prompted twice, then offered a person, then a polite goodbye;
-- after a report is filed, an offer to text the reference to the caller;
+- the street a report names, confirmed by name ("Castle Street, in Old Town. Is that
+  right?") before the form goes on;
+- after a report is filed, an offer to text the reference to the caller, and "text me"
+  choices only where a text can be sent;
+- no one to put the caller through to: a voice message for staff (``CallTurn.record``),
+  never a dead end;
 - a caller in danger (the assistant's reply carries an alert) hears the emergency number
   first and, where an emergency transfer number is set, is put through at once;
 - which vocabulary to listen for next (:class:`Listen`): yes/no, menu words and digits, or

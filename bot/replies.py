@@ -111,6 +111,9 @@ ASK_PHONE = "What phone number should we call?"
 PHONE_INVALID = "That doesn't look like a phone number. Please give it with the area code."
 FIELD_INVALID = "Please choose one of: {choices}."
 CONFIRM = "Let me check. {summary} Shall I send this report?"
+# On the phone the caller has just said each part (and heard the street confirmed): the
+# read-back names only what and where, to stay under 10 s with its keys.
+CONFIRM_SPOKEN = "Shall I send your report: {service}, at {place}?"
 WHAT_TO_CHANGE = "What would you like to change?"
 FILED = (
     "Thank you. Your report is filed. Your reference number is {reference}. "

@@ -80,7 +80,9 @@ class Settings(BaseSettings):
     status_poll_interval: float = 300.0
 
     vosk_model: Path | None = None
-    asr_engine: str = "pocketsphinx"
+    # Speech recognition (voice/asr/): "whisper" (tiny.en from a pinned wheel), "pocketsphinx"
+    # (its domain language model) or "vosk" (vosk_model, an unpacked model folder).
+    asr_engine: str = "whisper"
     tts_rate: int = 140
     # Phone line (channels/voice_twilio.py): "gather" (Twilio's <Gather> recognition, our
     # synthesized prompts) or "stream" (Media Streams: our recognition and synthesis).

@@ -115,7 +115,7 @@ def run_call(
     from voice.audio import PHONE_RATE, mulaw_to_pcm16, write_wav
 
     call_id = f"console-{uuid.uuid4().hex[:12]}"
-    session = line.session(caller_id(caller, call_id), call_id)
+    session = line.session(caller_id(caller, call_id), call_id, can_record=False)
     out.mkdir(parents=True, exist_ok=True)
     turns: list[CallTurn] = []
 

@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, FastAPI
 
 from bot.settings import Settings
-from channels import outbound, rate_limit, sms, telegram, voice_twilio, webchat
+from channels import outbound, rate_limit, sms, telegram, voice_message, voice_twilio, webchat
 from channels.tasks import cancel
 
 
@@ -33,7 +33,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 
 router = APIRouter(lifespan=lifespan)
-for module in (telegram, sms, voice_twilio, webchat, outbound):
+for module in (telegram, sms, voice_twilio, voice_message, webchat, outbound):
     router.include_router(module.router)
 
 

@@ -30,6 +30,8 @@ import phonenumbers
 
 from bot import replies, service_requests
 from bot.assistant import MENU
+from bot.catalogue import Catalogue
+from bot.city import City
 from bot.contract import InboundMessage, Reply
 from bot.dialogue.report import CHANGEABLE
 from bot.nlu.training_data import load_training_data
@@ -37,8 +39,10 @@ from bot.runtime import Runtime, training_files
 from bot.settings import Settings
 from bot.storage.models import Notice
 from voice.asr import Recognizer, make_recognizer
+from voice.asr.base import DIGIT_WORDS
 from voice.asr.lexicon import cmudict, split_compound, words
 from voice.asr.pocketsphinx_engine import build_domain_model
+from voice.asr.whisper_engine import model_dir, verify
 from voice.call import BotMessage, BotReply, CallSession, Listen, SmsSender
 from voice.errors import VoiceConfigError
 from voice.live import recognize
@@ -49,17 +53,15 @@ log = logging.getLogger(__name__)
 CHANNEL = "voice"
 DOMAIN_DIR = "asr-domain"  # under the model dir; the Telegram channel's voice notes use it too
 FINGERPRINT = "texts.sha256"
-GREETING = (
-    f"Hello, this is the {replies.CITY} city helpline. You can speak or press keys. "
-    "Say operator at any time, or press 0."
-)
+# Under 6 s of speech (evaluation/benchmarks/voice_prompts.py): one thing to do, and the way out.
+GREETING = f"{replies.CITY} city helpline. How can I help? For a person, press 0."
 # The keypad menu of the greeting: 0 already reaches a person, so only the first two.
 CALL_MENU = [(choice.title, choice.payload) for choice in MENU[:2]]
 SMS_TEXT = (
     f"{replies.CITY} city helpline: your report reference number is {{reference}}. "
     "Keep it to check progress."
 )
-ENGINES = ("pocketsphinx", "vosk")
+ENGINES = ("whisper", "pocketsphinx", "vosk")
 REPORT_TEMPLATES = (
     "there is a {thing} on {street}",
     "i want to report a {thing} on {street}",
@@ -90,6 +92,9 @@ CALL_PHRASES = (
 def check_settings(settings: Settings, *, phone: bool = True) -> Recognizer | None:
     """Refuse bad speech settings at start-up; returns the vosk recogniser if one was loaded.
 
+    Whisper's model is only checked against its pinned hash here (loading it waits for
+    the first call that needs it).
+
     Loading vosk's model is the only way to know its folder holds one, and it is loaded
     once per process anyway, so the loaded recogniser is kept for the calls. The voice
     and rate are checked only for a server with a phone line (``phone``).
@@ -105,6 +110,8 @@ def check_settings(settings: Settings, *, phone: bool = True) -> Recognizer | No
         Synthesizer(settings.tts_voice, settings.tts_rate)  # an unknown voice or rate raises
     if settings.asr_engine == "vosk":
         return make_recognizer("vosk", vosk_model=settings.vosk_model)
+    if settings.asr_engine == "whisper":
+        verify(model_dir())  # a missing or different model stops the start, with the reason
     return None
 
 
@@ -193,6 +200,46 @@ def prepare_domain_model(runtime: Runtime, texts: Iterable[str] | None = None) -
     return target
 
 
+# -- what a prompt expects -------------------------------------------------------------------
+_WHERE = ("where", "street", "district", "place")
+_WHAT = ("what kind of problem", "describe", "what the problem")
+_OPEN = ("how i can help", "how can i help", "anything else")  # a report may name both
+_NUMBER = ("number", "reference")
+
+
+@dataclass(frozen=True)
+class ExpectedWords:
+    """The words an answer to a prompt may hold, by what the prompt asks.
+
+    "Where is the pothole?" expects the city's streets, places and districts; "what kind
+    of problem" the service names; a number or reference the digits. A recogniser that
+    takes a vocabulary prompt hears these names far better (Whisper: "adult read it" for
+    "Castle Street" without them), and Twilio's <Gather> takes them as hints.
+    """
+
+    places: tuple[str, ...]
+    services: tuple[str, ...]
+
+    @classmethod
+    def of(cls, city: City, catalogue: Catalogue) -> ExpectedWords:
+        # Streets last: a long prompt is cut at its start, and streets are said most.
+        places = [d.name for d in city.districts] + [p.name for p in city.places]
+        places += [s.name for s in city.streets]
+        services = [s.name for s in catalogue.services]
+        return cls(tuple(dict.fromkeys(places)), tuple(dict.fromkeys(services)))
+
+    def __call__(self, prompt: str) -> tuple[str, ...]:
+        asked = prompt.lower()
+        words: list[str] = []
+        if any(cue in asked for cue in _WHERE + _OPEN):
+            words += self.places
+        if any(cue in asked for cue in _WHAT + _OPEN):
+            words += self.services
+        if any(cue in asked for cue in _NUMBER):
+            words += DIGIT_WORDS
+        return tuple(words)
+
+
 # -- the assistant, as a call sees it --------------------------------------------------------
 WITHHELD_WORDS = {"", "anonymous", "restricted", "unknown", "unavailable", "private", "blocked"}
 WITHHELD_DIGITS = {
@@ -231,7 +278,20 @@ def caller_id(from_number: str, call_sid: str) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
-def bot_reply(reply: Reply) -> BotReply:
+PLACE_BY_NAME = "{street}, in {district}"
+
+
+def place_heard(runtime: Runtime, reply: Reply) -> str | None:
+    """The street a report's answer named, as the caller should hear it confirmed."""
+    if reply.intent != "report_problem":
+        return None
+    for entity in reply.entities:
+        if entity.entity == "street" and (street := runtime.city.find_street(entity.value)):
+            return PLACE_BY_NAME.format(street=street.name, district=street.district)
+    return None
+
+
+def bot_reply(reply: Reply, place: str | None = None) -> BotReply:
     """The core's Reply as the call logic reads it."""
     return BotReply(
         messages=tuple(
@@ -249,6 +309,7 @@ def bot_reply(reply: Reply) -> BotReply:
         handoff=reply.handoff,
         slow=reply.prefs.get("speech_rate") == "slow",
         alert=reply.alert,
+        place=place,
     )
 
 
@@ -269,7 +330,8 @@ class CallAssistant:
             dtmf=dtmf,
             message_id=f"{self.call_id}:{turn}",
         )
-        return bot_reply(self.runtime.assistant.handle(message))
+        reply = self.runtime.assistant.handle(message)
+        return bot_reply(reply, place_heard(self.runtime, reply))
 
 
 @dataclass
@@ -301,6 +363,13 @@ def emergency_transfer(settings: Settings) -> str | None:
     return settings.voice_emergency_number or settings.voice_operator_number
 
 
+def staffed(runtime: Runtime) -> bool:
+    """Whether staff answer the phone now (the city's office hours, on the assistant's clock)."""
+    assistant = runtime.assistant
+    local = assistant.clock().astimezone(assistant.zone).replace(tzinfo=None)
+    return runtime.city.office_hours.is_open(local)
+
+
 def can_send_sms(settings: Settings) -> bool:
     return bool(
         settings.twilio_account_sid and settings.twilio_auth_token and settings.twilio_from_number
@@ -322,6 +391,7 @@ class VoiceLine:
         self.synthesizer = synthesizer
         self._recognizer = recognizer
         self._lock = threading.Lock()
+        self.expected = ExpectedWords.of(runtime.city, runtime.catalogue)
 
     @property
     def settings(self) -> Settings:
@@ -341,9 +411,17 @@ class VoiceLine:
             return self._recognizer
 
     def session(
-        self, caller: str, call_id: str, state: dict[str, Any] | None = None
+        self,
+        caller: str,
+        call_id: str,
+        state: dict[str, Any] | None = None,
+        *,
+        can_record: bool = True,
     ) -> CallSession:
-        """A call from ``caller`` (see :func:`caller_id`); ``state`` resumes a stored one."""
+        """A call from ``caller`` (see :func:`caller_id`); ``state`` resumes a stored one.
+
+        ``can_record``: the transport can take a voice message (both Twilio ones can; the
+        ``hotline call`` console cannot)."""
         sms: SmsSender | None = None
         if can_send_sms(self.settings) and not caller.startswith("call:"):
             sms = ReferenceBySms(self.runtime, caller)
@@ -352,10 +430,14 @@ class VoiceLine:
             greeting=GREETING,
             menu=CALL_MENU,
             send_sms=sms,
-            can_transfer=bool(self.settings.voice_operator_number),
+            can_transfer=bool(self.settings.voice_operator_number) and staffed(self.runtime),
             can_transfer_emergency=bool(emergency_transfer(self.settings)),
             rate=self.settings.tts_rate,
             state=state,
+            expect=self.expected,
+            can_record=can_record,
+            withheld=caller.startswith("call:"),
+            sms_only=(replies.PHONE_CONTACT_CHOICES["channel"],),
         )
 
     def recognize(self, pcm16: bytes, rate: int, listen: Listen) -> str:

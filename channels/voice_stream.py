@@ -54,7 +54,9 @@ class StreamOutput(Protocol):
 
     async def clear(self) -> None: ...
 
-    async def close(self, transfer: bool, emergency: bool = False) -> None: ...
+    async def close(
+        self, transfer: bool, emergency: bool = False, record: bool = False
+    ) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -152,7 +154,9 @@ class StreamCall:
         closing = self._closing
         assert closing is not None
         await self.output.close(
-            transfer=closing.handoff and not closing.hangup, emergency=closing.emergency
+            transfer=closing.handoff and not closing.hangup,
+            emergency=closing.emergency,
+            record=closing.record,
         )
 
     async def end(self) -> None:

@@ -21,12 +21,14 @@ In the order a call goes:
    ``mark`` after each reply, ``clear`` on barge-in. The call itself is
    ``channels/voice_stream.py``.
 5. ``POST /webhooks/twilio/voice/stream-end``: ``<Connect>``'s action once our stream
-   closes: ``<Dial>`` the operator after a handoff, else ``<Hangup>``.
+   closes: ``<Dial>`` the operator after a handoff, ``<Record>`` a voice message when no
+   one can take the call (channels/voice_message.py), else ``<Hangup>``.
 6. ``POST /webhooks/twilio/voice/status``: the call status callback (configured on the
    number): how each call ended (``call_outcomes``: status and duration, no number).
 
-"operator" transfers to ``HOTLINE_VOICE_OPERATOR_NUMBER`` when set; without it the
-assistant's handoff is recorded for staff (the caller's number is on it) and the call ends.
+"operator" transfers to ``HOTLINE_VOICE_OPERATOR_NUMBER`` when set and staff are in (office
+hours); otherwise the assistant's handoff is recorded for staff and the caller leaves a
+voice message for the handoff inbox.
 A caller in danger (triage, bot/triage.py) hears the emergency number first and is put
 through to ``HOTLINE_VOICE_EMERGENCY_NUMBER`` (else the operator number) when one is set;
 without either the call goes on after the number, and staff see the flagged conversation.
@@ -72,6 +74,7 @@ from channels.voice_line import (
     line_for,
     warm_up,
 )
+from channels.voice_message import record_twiml
 from channels.voice_stream import StreamCall
 from voice.audio import PHONE_RATE, frames, mulaw_to_pcm16, read_wav, resample, wav_bytes
 from voice.call import CallTurn
@@ -284,6 +287,10 @@ def gather_twiml(
     """A turn as TwiML: the prompt inside a <Gather>, or before a <Dial> or <Hangup>."""
     response = VoiceResponse()
     url = prompt_url(line, runtime, turn, base)
+    if turn.record:  # no one to put the caller through to: a message for staff
+        _prompt(response, turn, url)
+        record_twiml(response, base)
+        return response
     if turn.hangup or turn.handoff:
         _prompt(response, turn, url)
         operator = line.settings.voice_operator_number
@@ -520,23 +527,27 @@ class TwilioStreamOutput:
         self._clears += 1
         await self._send(OutClear(streamSid=self.stream_sid))
 
-    async def close(self, transfer: bool, emergency: bool = False) -> None:
+    async def close(self, transfer: bool, emergency: bool = False, record: bool = False) -> None:
         if transfer:
-            await asyncio.to_thread(_remember_transfer, self.runtime, self.call_sid, emergency)
+            await asyncio.to_thread(
+                _remember_transfer, self.runtime, self.call_sid, emergency, record
+            )
         if self.websocket.application_state == WebSocketState.CONNECTED:
             await self.websocket.close()
 
 
-def _remember_transfer(runtime: Runtime, call_sid: str, emergency: bool = False) -> None:
+def _remember_transfer(
+    runtime: Runtime, call_sid: str, emergency: bool = False, record: bool = False
+) -> None:
     """For the stream-end webhook: this call goes on to the operator (or, for a caller in
-    danger, the emergency transfer number)."""
+    danger, the emergency transfer number; with ``record``, to a voice message)."""
     with runtime.db.transaction() as session:
         key = _call_key(runtime, call_sid)
         row = session.get(ChannelSession, (CALL_STATE, key))
         if row is None:
             row = ChannelSession(channel=CALL_STATE, sender_key=key)
             session.add(row)
-        row.pending = [{"transfer": True, "emergency": emergency}]
+        row.pending = [{"transfer": True, "emergency": emergency, "record": record}]
         row.updated_at = datetime.now(UTC)
 
 
@@ -671,7 +682,9 @@ async def stream_ended(request: Request) -> Response:
     number = emergency_transfer(settings) if transfer == "emergency" else None
     number = number or (settings.voice_operator_number if transfer else None)
     response = VoiceResponse()
-    if number:
+    if transfer == "record":
+        record_twiml(response, _base_url(request, settings))
+    elif number:
         response.dial(number)
     else:
         response.hangup()
@@ -727,7 +740,7 @@ def record_call_status(runtime: Runtime, call: TwilioCallStatus) -> None:
 
 
 def _take_transfer(runtime: Runtime, call_sid: str) -> str | None:
-    """What the stream asked for at its end: "operator", "emergency" or nothing."""
+    """What the stream asked for at its end: "operator", "emergency", "record" or nothing."""
     with runtime.db.transaction() as session:
         row = session.get(ChannelSession, (CALL_STATE, _call_key(runtime, call_sid)))
         if row is None:
@@ -736,4 +749,6 @@ def _take_transfer(runtime: Runtime, call_sid: str) -> str | None:
         session.delete(row)
         if not asked.get("transfer"):
             return None
-        return "emergency" if asked.get("emergency") else "operator"
+        if asked.get("emergency"):
+            return "emergency"
+        return "record" if asked.get("record") else "operator"

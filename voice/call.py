@@ -7,14 +7,19 @@ back. The session talks to "the assistant" through the small :class:`Assistant` 
 so this module knows nothing of the bot; the assistant decides what to say, and the
 session adds only what the phone needs:
 
-- a short greeting ("you can speak or press keys, say operator at any time") with a
-  keypad menu, since nothing has been offered yet;
+- a short greeting (under 6 s: "how can I help? For a person, press 0"); its keypad
+  menu is read when the caller is silent or asks to repeat, and works at once;
 - every choice also by key ("press 1 for ..."), yes/no as "say yes or press 1";
 - "operator" and 0 reach a person, "repeat" and * repeat, "slower" slows the voice, at
   any point, including during the session's own questions;
 - numbers read back digit by digit (phone numbers, references), links left out;
 - silence: prompted twice, then offered a person, then a polite goodbye;
-- after a report is filed, an offer to text the reference to the caller;
+- the street a report names, confirmed by name ("Castle Street, in Old Town. Is that
+  right?") before the form goes on;
+- after a report is filed, an offer to text the reference to the caller, and "text me"
+  choices only where a text can be sent;
+- no one to put the caller through to: a voice message for staff (``CallTurn.record``),
+  never a dead end;
 - a caller in danger (the assistant's reply carries an alert) hears the emergency number
   first and, where an emergency transfer number is set, is put through at once;
 - which vocabulary to listen for next (:class:`Listen`): yes/no, menu words and digits, or
@@ -27,6 +32,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
+
+from rapidfuzz import fuzz, process
 
 from voice.asr.base import DIGIT_WORDS, Grammar
 
@@ -62,6 +69,8 @@ NOT_A_CHOICE = "Sorry, {key} is not one of the choices."
 YES_OR_NO_KEYS = "Please press 1 for yes, or 2 for no."
 SLOWER_LOCAL = "I will speak more slowly."
 OPEN_QUESTION = "Or just tell me how I can help."
+CONFIRM_PLACE = "{place}. Is that right? Say yes or press 1. Say no or press 2."
+PLACE_AGAIN = "Sorry. Please say the street name again."
 HANGUP_AFTER_HANDOFF = "Goodbye."
 # The assistant's handoff reply is written for chat ("they will reply here"); on the phone
 # the call itself says what happens next, which only the line knows.
@@ -75,14 +84,32 @@ HANDOFF_CALL_AGAIN = (
     "No one can take your call right now, and I cannot send a text message to this phone. "
     "Please call again later to talk to a person."
 )
+# Without a person to put the caller through to (none set, or out of hours), the caller
+# leaves a voice message for the staff inbox; one prompt, one thing to do.
+LEAVE_MESSAGE = (
+    "No one can take your call right now. Please leave a message after the tone, "
+    "and staff will call you back. Press the hash key when you are done."
+)
+LEAVE_MESSAGE_WITHHELD = (
+    "No one can take your call right now. Please leave a message after the tone, with a "
+    "number to call you back on. Press the hash key when you are done."
+)
+MESSAGE_TAKEN = "Thank you. Staff will call you back. Goodbye."
 
 YES_WORDS = frozenset(
     ["yes", "yeah", "yep", "yes please", "correct", "that's right", "right", "sure", "okay", "ok"]
 )
 NO_WORDS = frozenset(["no", "nope", "no thanks", "no thank you", "not now", "no thanks bye"])
+# A recogniser writes what it heard, not what was offered: "yes that's right", "yeah sure",
+# "no it isn't"; one short word may come out near the word ("yess", "noe").
+YES_CUES = frozenset(["yes", "yeah", "yep", "yup", "correct", "right", "sure", "okay", "ok"])
+NO_CUES = frozenset(["no", "nope", "nah", "not", "wrong", "isn't", "don't"])
+# Digits as Whisper may write a lone spoken digit, by their homophones.
+DIGIT_SOUNDS = {"oh": 0, "won": 1, "to": 2, "too": 2, "for": 4, "fore": 4, "ate": 8}
 OPERATOR_WORDS = frozenset(["operator", "an operator", "the operator", "operator please"])
 REPEAT_WORDS = frozenset(["repeat", "repeat that", "repeat please", "say that again", "again"])
 SLOWER_WORDS = frozenset(["slower", "slow down", "speak slower", "more slowly", "slower please"])
+COMMAND_WORDS = ("operator", "repeat", "slower")  # each command's key word
 _NUMBER_FILLER = ("number", "option", "press", "choice", "please")
 
 _REFERENCE = re.compile(r"\b([A-Z]{2,5})-(\d{4})-(\d{4,8})\b")
@@ -120,6 +147,7 @@ class BotReply:
     handoff: bool = False
     slow: bool = False
     alert: str | None = None  # emergency or crisis: the first message gives the number
+    place: str | None = None  # the street just heard, by name ("Castle Street, in Old Town")
 
 
 class Assistant(Protocol):
@@ -132,6 +160,12 @@ class Assistant(Protocol):
     def __call__(
         self, *, text: str | None = None, dtmf: str | None = None, turn: str
     ) -> BotReply: ...
+
+
+class Expect(Protocol):
+    """The words a caller may answer a prompt with (street names to "where is it?")."""
+
+    def __call__(self, prompt: str) -> tuple[str, ...]: ...
 
 
 class SmsSender(Protocol):
@@ -147,7 +181,8 @@ class Listen:
 
     ``grammar`` restricts a recogniser (``None``: open speech with the domain model);
     ``keys`` is how many numbered choices are on offer (a single key press answers them);
-    ``hints`` are phrases a hosted recogniser (Twilio's <Gather>) should expect.
+    ``hints`` are the words and phrases the answer may hold, the turn's own choices last:
+    Twilio's <Gather> hints, and the vocabulary prompt of a recogniser that takes one.
     """
 
     grammar: Grammar | None = None
@@ -169,6 +204,7 @@ class CallTurn:
     filed_reference: str | None = None
     sms_sent: bool = False
     emergency: bool = False  # the handoff goes to the emergency transfer number
+    record: bool = False  # after the prompt, record the caller's voice message for staff
 
 
 @dataclass
@@ -182,7 +218,9 @@ class CallState:
     turn: int = 0
     choices: list[str] = field(default_factory=list)
     menu: list[list[str]] = field(default_factory=list)  # [title, text] before the assistant
-    pending: str | None = None  # a question of ours: "sms" or "person"
+    pending: str | None = None  # a question of ours: "sms", "person", "place", "place-again"
+    expect: list[str] = field(default_factory=list)  # words the open question expects
+    held: list[str] = field(default_factory=list)  # the reply said once the place is confirmed
     reference: str | None = None
     silences: int = 0
     slower: int = 0
@@ -212,6 +250,10 @@ class CallSession:
         can_transfer_emergency: bool = False,
         rate: int = 140,
         state: CallState | dict[str, Any] | None = None,
+        expect: Expect | None = None,
+        can_record: bool = False,
+        withheld: bool = False,
+        sms_only: Sequence[str] = (),
     ) -> None:
         self.assistant = assistant
         self.greeting = greeting
@@ -220,6 +262,12 @@ class CallSession:
         self.can_transfer = can_transfer
         self.can_transfer_emergency = can_transfer_emergency
         self.rate = rate
+        self.expect = expect
+        self.can_record = can_record
+        self.withheld = withheld
+        # Choices that promise a text message ("Text me at this number"), left out when
+        # this call cannot send one (no SMS configured, or a withheld number).
+        self.sms_only = frozenset(sms_only) if send_sms is None else frozenset()
         if isinstance(state, dict):
             state = CallState(**state)
         self.state = state or CallState()
@@ -237,31 +285,38 @@ class CallSession:
         """What the next turn should listen for (see :class:`Listen`)."""
         state = self.state
         commands = ("operator", "repeat", "slower")
+        expected = tuple(state.expect)
+        if state.pending == "place-again":
+            places = tuple(self.expect("where")) if self.expect else ()
+            return Listen(None, 0, (*places, *commands))
         if state.pending:
             return Listen(Grammar.yes_no(), 2, ("yes", "no", *commands))
         if state.menu:
             titles = tuple(title for title, _ in state.menu)
-            return Listen(None, len(titles), (*titles, *commands))
+            return Listen(None, len(titles), (*expected, *titles, *commands))
         titles = tuple(state.choices)
         if not titles:
-            return Listen(None, 0, commands)
+            return Listen(None, 0, (*expected, *commands))
         if _is_yes_no(titles):
             return Listen(Grammar.yes_no(), 2, ("yes", "no", *commands))
         if len(titles) == 1:  # "More details" after an answer: the caller may ask anything
-            return Listen(None, 1, (*titles, *commands))
+            return Listen(None, 1, (*expected, *titles, *commands))
         numbers = DIGIT_WORDS[1 : len(titles) + 1]
-        return Listen(Grammar.menu((*titles, *numbers)), len(titles), (*titles, *commands))
+        hints = (*expected, *titles, *commands)
+        return Listen(Grammar.menu((*titles, *numbers)), len(titles), hints)
 
     # -- turns ---------------------------------------------------------------------------
     def start(self) -> CallTurn:
         """The greeting, with the keypad menu given at construction."""
         self.state = CallState(menu=[list(item) for item in self.initial_menu])
         titles = [title for title, _ in self.state.menu]
-        parts = [self.greeting]
-        if titles:
-            parts += [choice_prompt(titles), OPEN_QUESTION]
+        self.state.expect = list(self.expect(self.greeting)) if self.expect else []
         text = "\n".join([self.greeting, *(f"{i}. {t}" for i, t in enumerate(titles, 1))])
-        return self._say(None, text, " ".join(parts), PROMPT)
+        turn = self._say(None, text, self.greeting, PROMPT)
+        if titles:  # said after a silence, or on "repeat": the keys, for those who need them
+            menu = f"{choice_prompt(titles)} {OPEN_QUESTION}"
+            self.state.prompt_speech = self.state.last_speech = menu
+        return turn
 
     def hear(self, transcript: str) -> CallTurn:
         """The caller said something; ``transcript`` is what the recogniser made of it."""
@@ -271,19 +326,19 @@ class CallSession:
         if not words:
             return self._nothing(NOT_CAUGHT, heard or None)
         state.silences = 0
-        if words in OPERATOR_WORDS:
+        if said(words, OPERATOR_WORDS):
             return self._ask(heard, dtmf=OPERATOR_KEY)
         ours = bool(state.pending or state.menu)  # the assistant has not spoken, or we asked
-        if ours and words in REPEAT_WORDS:
+        if ours and said(words, REPEAT_WORDS):
             return self._say(heard, state.last_text, state.last_speech, AGAIN)
-        if ours and words in SLOWER_WORDS:
+        if ours and said(words, SLOWER_WORDS):
             state.slower += 1
             return self._say(heard, state.last_text, f"{SLOWER_LOCAL} {state.last_speech}", AGAIN)
         if state.pending and (answered := self._answer_pending(heard, words)) is not None:
             return answered
         if state.menu and (text := self._menu_text(words)):
             return self._ask(heard, text=text)
-        if words in REPEAT_WORDS:
+        if said(words, REPEAT_WORDS):
             return self._ask(heard, dtmf=REPEAT_KEY)
         if state.choices and (picked := _pick(words, state.choices)) is not None:
             return self._ask(heard, text=state.choices[picked])
@@ -301,6 +356,9 @@ class CallSession:
             return self._ask(heard, dtmf=OPERATOR_KEY)
         if keys == REPEAT_KEY and (state.pending or state.menu):
             return self._say(heard, state.last_text, state.last_speech, AGAIN)
+        if state.pending == "place-again":  # keys are no street: the form goes on
+            state.pending = None
+            return self._ask(heard, dtmf=keys)
         if state.pending:
             answer = {"1": "yes", "2": "no"}.get(keys)
             answered = self._answer_pending(heard, answer) if answer else None
@@ -337,13 +395,23 @@ class CallSession:
     def _answer_pending(self, heard: str | None, words: str) -> CallTurn | None:
         """Our own yes/no question answered; ``None`` if the caller said something else."""
         state = self.state
-        yes, no = words in YES_WORDS, words in NO_WORDS
+        yes, no = yes_or_no(words)
         pending, state.pending = state.pending, None
         if pending == "person" and yes:
             return self._ask(heard, dtmf=OPERATOR_KEY)
         if pending == "person" and no:
             text, speech = f"{CARRY_ON} {state.prompt_text}", f"{CARRY_ON} {state.prompt_speech}"
             return self._say(heard, text, speech, AGAIN)
+        if pending == "place" and yes:
+            text, speech = state.held
+            return self._say(heard, text, speech, PROMPT)
+        if pending == "place" and no and len(words.split()) > 2:  # "no, it's on Oak Avenue"
+            return self._ask(heard, text=heard)
+        if pending == "place" and no:
+            state.pending = "place-again"
+            return self._say(heard, PLACE_AGAIN, PLACE_AGAIN, LOCAL)
+        if pending == "place-again":  # the street again, as a correction the form reads
+            return self._ask(heard, text=f"it is on {heard}")
         if pending == "sms" and (yes or no):
             sent = bool(yes and self.send_sms and self.send_sms(state.reference or ""))
             first = SMS_SENT if sent else (SMS_FAILED if yes else SMS_DECLINED)
@@ -372,10 +440,10 @@ class CallSession:
             state.slower += 1
         if reply.alert and self.can_transfer_emergency and reply.messages:
             return self._put_through(heard, reply.messages[0])
-        state.choices = [title for message in reply.messages for title in message.choices]
+        offered = [[t for t in m.choices if t not in self.sms_only] for m in reply.messages]
+        state.choices = [title for titles in offered for title in titles]
         texts, speeches, number = [], [], 0
-        for message in reply.messages:
-            titles = list(message.choices)
+        for message, titles in zip(reply.messages, offered, strict=True):
             text = self._handoff_words() if message.handoff else message.text
             spoken = text if message.handoff else speakable(message.spoken)
             if titles:
@@ -386,10 +454,14 @@ class CallSession:
             number += len(titles)
         handoff = reply.handoff or any(m.handoff for m in reply.messages)
         hangup = any(m.ends_conversation for m in reply.messages)
-        if handoff and not self.can_transfer:
+        record = handoff and not self.can_transfer and self.can_record and not hangup
+        if handoff and not self.can_transfer and not record:
             hangup = True
             speeches.append(HANGUP_AFTER_HANDOFF)
         reference = reply.filed_reference
+        state.expect = list(self.expect(" ".join(texts))) if self.expect else []
+        if reply.place and not (reference or hangup or handoff):
+            return self._confirm_place(heard, reply.place, "\n".join(texts), " ".join(speeches))
         if reference and self.send_sms is not None and not hangup:
             state.pending, state.reference = "sms", reference
             texts.append(OFFER_SMS)
@@ -403,7 +475,16 @@ class CallSession:
             hangup=hangup,
             handoff=handoff,
             filed_reference=reference,
+            record=record,
         )
+
+    def _confirm_place(self, heard: str | None, place: str, text: str, speech: str) -> CallTurn:
+        """The street read back by name before the form goes on: a misheard street is
+        caught now, not after the whole report was read back."""
+        state = self.state
+        state.pending, state.held = "place", [text, speech]
+        question = CONFIRM_PLACE.format(place=place)
+        return self._say(heard, question, question, PROMPT)
 
     def _put_through(self, heard: str | None, first: BotMessage) -> CallTurn:
         """The emergency line as written (not "hang up and call"), then the transfer."""
@@ -418,6 +499,8 @@ class CallSession:
         (staff replies to a phone conversation go out by SMS to the caller's number)."""
         if self.can_transfer:
             return HANDOFF_TRANSFER
+        if self.can_record:
+            return LEAVE_MESSAGE_WITHHELD if self.withheld else LEAVE_MESSAGE
         return HANDOFF_BY_SMS if self.send_sms is not None else HANDOFF_CALL_AGAIN
 
     def _say(self, heard: str | None, text: str, speech: str, kind: str, **flags: Any) -> CallTurn:
@@ -489,6 +572,36 @@ def _is_yes_no(titles: Sequence[str]) -> bool:
     return [normalise(t) for t in titles] == ["yes", "no"]
 
 
+def said(words: str, command: frozenset[str]) -> bool:
+    """Whether a short answer is the command: one of its phrases, or its key word among
+    at most two others ("hour operator", "repeat please now")."""
+    if words in command:
+        return True
+    tokens = words.split()
+    return len(tokens) <= 3 and any(k in tokens for k in COMMAND_WORDS if k in command)
+
+
+def yes_or_no(words: str) -> tuple[bool, bool]:
+    """(yes, no) for an answer to a yes/no question: exact phrases, cue words, near words.
+
+    A no cue wins over a yes cue ("no that's not right"); an answer with neither, or
+    with more than a few words, is something else, for the assistant.
+    """
+    if words in YES_WORDS or words in NO_WORDS:
+        return words in YES_WORDS, words in NO_WORDS
+    tokens = words.split()
+    if not tokens or len(tokens) > 5:
+        return False, False
+    if any(t in NO_CUES for t in tokens):
+        return False, True
+    if any(t in YES_CUES for t in tokens):
+        return True, False
+    if len(tokens) == 1:
+        near = process.extractOne(tokens[0], ["yes", "no"], scorer=fuzz.ratio, score_cutoff=75)
+        return (near is not None and near[0] == "yes"), (near is not None and near[0] == "no")
+    return False, False
+
+
 def _pick(words: str, titles: Sequence[str]) -> int | None:
     """The index of the choice the caller named, by its title or its number in words."""
     for index, title in enumerate(titles):
@@ -497,7 +610,7 @@ def _pick(words: str, titles: Sequence[str]) -> int | None:
     tokens = [t for t in words.split() if t not in _NUMBER_FILLER]
     if len(tokens) == 1:
         token = tokens[0]
-        number = DIGIT_WORDS.index(token) if token in DIGIT_WORDS else None
+        number = DIGIT_WORDS.index(token) if token in DIGIT_WORDS else DIGIT_SOUNDS.get(token)
         if token.isdigit():
             number = int(token)
         if number is not None and 1 <= number <= len(titles):

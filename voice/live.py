@@ -8,7 +8,8 @@ A turn with a grammar (yes/no, a menu) is decoded twice, with the grammar and as
 speech: a grammar is far more accurate on the words it expects but turns anything else
 into one of them, so when the open transcript is clearly longer than the grammar's
 answer ("no, it's on Fifth Street" to a yes/no question) the caller said something else,
-and the open transcript wins.
+and the open transcript wins. A recogniser that cannot be restricted (Whisper) is decoded
+once, told the turn's expected words (the grammar's phrases and the turn's hints).
 """
 
 from __future__ import annotations
@@ -76,9 +77,14 @@ class LiveRecognition:
     def __init__(self, recognizer: Recognizer, rate: int, listen: Listen) -> None:
         target = recognizer.sample_rate
         self._resampler = StreamResampler(rate, target) if rate != target else None
-        self._streams: list[RecognitionStream] = [recognizer.stream()]
-        if listen.grammar is not None:
-            self._streams.append(recognizer.stream(listen.grammar))
+        if not recognizer.grammars:
+            self._streams: list[RecognitionStream] = [
+                recognizer.stream(listen.grammar, listen.hints)
+            ]
+        else:
+            self._streams = [recognizer.stream()]
+            if listen.grammar is not None:
+                self._streams.append(recognizer.stream(listen.grammar))
         self._pad = silence(PAD_MS, recognizer.sample_rate)
         self._push(self._pad)
         self._done: str | None = None
@@ -155,6 +161,9 @@ def choose(open_text: str, closed: str | None = None) -> str:
 def recognize(recognizer: Recognizer, pcm16: bytes, rate: int, listen: Listen) -> str:
     """What the caller said in a whole recording, with the turn's grammar where one applies."""
     audio = resample(pcm16, rate, recognizer.sample_rate)
+    if not recognizer.grammars:
+        rate = recognizer.sample_rate
+        return normalise(transcribe(recognizer, audio, rate, listen.grammar, 20, listen.hints).text)
     open_text = normalise(transcribe(recognizer, audio, recognizer.sample_rate).text)
     if listen.grammar is None:
         return open_text

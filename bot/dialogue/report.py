@@ -304,8 +304,13 @@ class ReportPolicy:
             )
         form.asking = None
         form.confirming = True
+        spoken = None
+        if form.channel == "voice" and form.place:
+            where = form.place.address or ""
+            spoken = replies.CONFIRM_SPOKEN.format(service=service.name, place=where)
         return OutboundMessage(
             text=replies.CONFIRM.format(summary=self.summary(form, service)),
+            speech=spoken,
             choices=[
                 Choice(title="Yes", payload=payload("affirm")),
                 Choice(title="No", payload=payload("deny")),

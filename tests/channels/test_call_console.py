@@ -43,7 +43,7 @@ def test_turns_are_files_silence_and_keys_in_order(tmp_path: Path) -> None:
 
 def test_a_call_from_wav_files(runtime: Runtime, tmp_path: Path) -> None:
     turns = [
-        CallerTurn(audio=recording(tmp_path / "1.wav", "i want to report a pothole")),
+        CallerTurn(audio=recording(tmp_path / "1.wav", "report a problem")),
         CallerTurn(audio=recording(tmp_path / "2.wav", None)),
         CallerTurn(keys="0"),
         CallerTurn(keys="1"),
@@ -51,8 +51,8 @@ def test_a_call_from_wav_files(runtime: Runtime, tmp_path: Path) -> None:
     printed: list[str] = []
     out = tmp_path / "out"
     played = run_call(voice_line(runtime), turns, out, "+14155550123", printed.append)
-    assert "pothole" in (played[1].heard or "")
-    assert "where is the pothole" in played[1].text.lower()
+    assert "report a problem" in (played[1].heard or "")
+    assert "what kind of problem" in played[1].text.lower()
     assert played[2].heard is None and played[2].speech.startswith(NOT_HEARD)
     assert played[3].handoff and played[3].hangup
     assert printed[-1] == "(the call is over; 1 turn(s) not played)"

@@ -127,10 +127,10 @@ def seconds(mulaw: bytes) -> float:
 def test_a_spoken_turn_gets_our_speech_back_then_a_mark(server, phone_speech) -> None:
     url, runtime = server
     with open_call(url, runtime) as (side, greeting):
-        assert seconds(greeting) > 5
-        side.say(phone_speech("i want to report a pothole")[0] + silence(1_000, PHONE_RATE))
+        assert 3 < seconds(greeting) < 7
+        side.say(phone_speech("report a problem")[0] + silence(1_000, PHONE_RATE))
         reply, mark = side.reply()
-        assert 1 < seconds(reply) < seconds(greeting)  # "Where is the pothole? ..."
+        assert seconds(reply) > seconds(greeting)  # "What kind of problem ... Press 1 for ..."
         assert mark == "turn-2"
         side.played(mark)
 

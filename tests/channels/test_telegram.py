@@ -365,11 +365,14 @@ def voice_client(
     ).directory
     app = telegram_app(runtime, bot_api)
     settings = app.state.settings
+    # pocketsphinx with a domain model, the fallback engine (Whisper, the default, is
+    # tested on real recordings in tests/voice/test_whisper.py).
+    fallback = settings.model_copy(update={"asr_engine": "pocketsphinx"})
     app.state.telegram = telegram.TelegramChannel(
         settings,
         lambda: app.state.runtime,
         RateLimiter(),
-        recognize=telegram.default_recognizer(settings, Path(domain)),
+        recognize=telegram.default_recognizer(fallback, Path(domain)),
     )
     with TestClient(app) as test_client:
         yield test_client

@@ -26,7 +26,7 @@ class Output:
     async def clear(self) -> None:
         self.events.append(("clear", None))
 
-    async def close(self, transfer: bool, emergency: bool = False) -> None:
+    async def close(self, transfer: bool, emergency: bool = False, record: bool = False) -> None:
         self.closed = True
 
 

@@ -22,12 +22,19 @@ from channels import outbound, voice_twilio
 from channels.voice_line import line_for
 from evaluation.qa.provider_fakes import FakeTwilio, twilio_signature
 from tests.channels.channel_helpers import TWILIO_FROM, TWILIO_SID, TWILIO_TOKEN, app_for
-from tests.channels.voice_helpers import call_sid, caller_number, voice_form
+from tests.channels.voice_helpers import (
+    SUNDAY,
+    WEDNESDAY_MORNING,
+    call_sid,
+    caller_number,
+    set_clock,
+    voice_form,
+)
 from voice.call import (
     EMERGENCY_TRANSFER,
     GOODBYE_SILENT,
-    HANDOFF_CALL_AGAIN,
     HANDOFF_TRANSFER,
+    LEAVE_MESSAGE,
     NOT_HEARD,
     OFFER_PERSON,
 )
@@ -168,8 +175,9 @@ def test_the_greeting_is_our_audio_inside_a_speech_and_keys_gather(client: TestC
     assert audio.status_code == 200 and audio.headers["content-type"] == "audio/wav"
     with wave.open(io.BytesIO(audio.content)) as wav:
         assert (wav.getframerate(), wav.getnchannels()) == (8000, 1)
-        assert wav.getnframes() / 8000 > 5  # the greeting and its menu, slowly
-    assert "speak or press keys" in call.state()["last_speech"]
+        assert 3 < wav.getnframes() / 8000 < 7  # the greeting, short; its menu on a repeat
+    assert "How can I help? For a person, press 0." in call.state()["last_text"]
+    assert "Press 1 for Report a problem" in call.state()["prompt_speech"]
 
 
 def test_prompt_audio_is_served_only_for_urls_we_handed_out(client: TestClient) -> None:
@@ -191,6 +199,7 @@ def test_a_spoken_call_files_a_street_light_report_and_reads_the_reference(
     call = Call(client)
     call.answer("there is a broken street light on elm street")
     answers = {
+        "is that right": "yes",
         "describe the problem": "it is completely dark at night",
         "how should we tell you": "no updates",
         "shall i send this report": "yes",
@@ -221,6 +230,7 @@ def test_a_caller_who_wants_updates_here_gets_status_changes_by_sms(runtime: Run
         call = Call(client)
         call.answer("there is a broken street light on elm street")
         answers = {
+            "is that right": "yes",
             "describe the problem": description,
             "how should we tell you": "text me at this number",
             "shall i send this report": "yes",
@@ -257,20 +267,25 @@ def test_a_call_by_keys_only(client: TestClient) -> None:
     prompt = " ".join(f"Press {n} for {title}." for n, title in enumerate(choices, 1))
     assert plays(call, f"Sorry, 9 is not one of the choices. {prompt}")
     call.answer(digits="*")
-    call.answer(digits="0")
-    assert call.twiml.find("Hangup") is not None and call.twiml.find("Gather") is None
-    assert plays(call, f"{HANDOFF_CALL_AGAIN} Goodbye.")  # no SMS configured on this line
+    call.answer(digits="0")  # no one to put the caller through to: a voice message
+    assert call.twiml.find("Record") is not None and call.twiml.find("Gather") is None
+    assert plays(call, LEAVE_MESSAGE)
 
 
 def test_a_caller_told_to_call_again_is_served_on_the_next_call(client: TestClient) -> None:
-    """Nobody could take the call: the next call from that number is not hung up on."""
+    """Nobody could take the call: the next call from that number is not hung up on, and
+    may leave another message."""
     first = Call(client)
     first.answer("operator")
-    assert first.twiml.find("Hangup") is not None
+    assert first.twiml.find("Record") is not None and first.twiml.find("Hangup") is None
     again = Call(client, caller=first.caller)
     again.answer("there is a pothole on Elm Street")
     assert again.twiml.find("Hangup") is None and again.twiml.find("Gather") is not None
+    assert "is that right" in again.state()["prompt_text"].lower()
+    again.answer("yes")
     assert "describe" in again.state()["prompt_text"].lower()
+    again.answer("operator")
+    assert again.twiml.find("Record") is not None and again.twiml.find("Hangup") is None
 
 
 def test_silence_is_prompted_twice_then_a_person_offered_then_goodbye(client: TestClient) -> None:
@@ -287,7 +302,10 @@ def test_silence_is_prompted_twice_then_a_person_offered_then_goodbye(client: Te
     assert call.state() == {}  # the call is over: its state is gone
 
 
-def test_operator_transfers_the_call_when_a_number_is_configured(runtime: Runtime) -> None:
+def test_operator_transfers_the_call_when_a_number_is_configured(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    set_clock(runtime, monkeypatch, WEDNESDAY_MORNING)  # staff are in
     with twilio_app(runtime, voice_operator_number="+15005550100") as client:
         call = Call(client)
         twiml = call.answer("operator")
@@ -408,8 +426,9 @@ def test_a_caller_in_danger_hears_the_number_first_and_the_call_goes_on(
 
 
 def test_a_caller_in_danger_is_put_through_to_the_emergency_transfer_number(
-    runtime: Runtime,
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    set_clock(runtime, monkeypatch, SUNDAY)  # a caller in danger is put through at any hour
     with twilio_app(
         runtime, voice_operator_number="+15005550100", voice_emergency_number="+15005550111"
     ) as client:
@@ -417,6 +436,7 @@ def test_a_caller_in_danger_is_put_through_to_the_emergency_transfer_number(
         twiml = call.answer("my husband has collapsed on the floor and is not breathing")
         assert twiml.findtext("Dial") == "+15005550111"
         assert plays(call, f"If someone is in danger right now, call 9 1 1. {EMERGENCY_TRANSFER}")
+        set_clock(runtime, monkeypatch, WEDNESDAY_MORNING)
         operator = Call(client).answer("operator")
         assert operator.findtext("Dial") == "+15005550100"  # an ordinary handoff: the operator
 

@@ -5,7 +5,10 @@ from __future__ import annotations
 import dataclasses
 import random
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
+
+import pytest
 
 from bot.runtime import Runtime
 from channels.voice_line import VoiceLine, build_line
@@ -28,6 +31,16 @@ def caller_speech(cache_dir: Path) -> PhoneSpeech:
         return telephone_degrade(*synthesizer.synthesize(text))
 
     return speak
+
+
+WEDNESDAY_MORNING = (2026, 12, 2, 10, 0)  # the city's office hours
+SUNDAY = (2026, 12, 6, 10, 0)  # out of them
+
+
+def set_clock(runtime: Runtime, monkeypatch: pytest.MonkeyPatch, moment: tuple[int, ...]) -> None:
+    """The assistant's clock at a local time: whether staff answer the phone depends on it."""
+    local = datetime(*moment, tzinfo=runtime.assistant.zone)
+    monkeypatch.setattr(runtime.assistant, "clock", lambda: local)
 
 
 def caller_number() -> str:

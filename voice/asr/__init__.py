@@ -7,6 +7,7 @@ from pathlib import Path
 from voice.asr.base import Grammar, RecognitionStream, Recognizer, Result, transcribe
 from voice.asr.pocketsphinx_engine import PocketsphinxRecognizer, build_domain_model
 from voice.asr.vosk_engine import VoskRecognizer
+from voice.asr.whisper_engine import WhisperRecognizer
 from voice.errors import VoiceConfigError
 
 __all__ = [
@@ -16,6 +17,7 @@ __all__ = [
     "Recognizer",
     "Result",
     "VoskRecognizer",
+    "WhisperRecognizer",
     "build_domain_model",
     "make_recognizer",
     "transcribe",
@@ -25,7 +27,10 @@ __all__ = [
 def make_recognizer(
     engine: str, *, vosk_model: Path | None = None, domain_dir: Path | None = None
 ) -> Recognizer:
-    """The configured recogniser: ``pocketsphinx`` (the embedded default) or ``vosk``."""
+    """The configured recogniser: ``whisper`` (the embedded default), ``pocketsphinx`` or
+    ``vosk`` (the operator's model folder)."""
+    if engine == "whisper":
+        return WhisperRecognizer()
     if engine == "pocketsphinx":
         return PocketsphinxRecognizer(domain_dir)
     if engine == "vosk":
@@ -34,4 +39,4 @@ def make_recognizer(
                 "HOTLINE_VOSK_MODEL: the vosk engine needs a model folder; none is set"
             )
         return VoskRecognizer(vosk_model)
-    raise VoiceConfigError(f"unknown speech engine {engine!r} (pocketsphinx or vosk)")
+    raise VoiceConfigError(f"unknown speech engine {engine!r} (whisper, pocketsphinx or vosk)")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -88,13 +88,25 @@ class RecognitionStream(Protocol):
 
 
 class Recognizer(Protocol):
-    """A speech recogniser expecting mono PCM16 at ``sample_rate``."""
+    """A speech recogniser expecting mono PCM16 at ``sample_rate``.
+
+    ``grammars``: whether a grammar restricts what it can answer (pocketsphinx, vosk). One
+    that cannot be restricted (Whisper) takes the grammar's phrases as expected words,
+    and is decoded once per utterance rather than once per grammar.
+    """
 
     sample_rate: int
     name: str
+    grammars: bool
 
-    def stream(self, grammar: Grammar | None = None) -> RecognitionStream:
-        """Start recognising one utterance, restricted to ``grammar`` if given."""
+    def stream(
+        self, grammar: Grammar | None = None, vocabulary: Sequence[str] = ()
+    ) -> RecognitionStream:
+        """Start recognising one utterance, restricted to ``grammar`` if given.
+
+        ``vocabulary`` is what the turn expects (street names, service names, yes/no):
+        a recogniser that can be prompted uses it, the others need not.
+        """
         ...
 
 
@@ -104,11 +116,12 @@ def transcribe(
     rate: int,
     grammar: Grammar | None = None,
     chunk_ms: int = 20,
+    vocabulary: Sequence[str] = (),
 ) -> Result:
     """Recognise a whole recording as a stream would, chunk by chunk, padded with silence."""
     audio = resample(pcm16, rate, recognizer.sample_rate)
     pad = silence(PAD_MS, recognizer.sample_rate)
-    stream = recognizer.stream(grammar)
+    stream = recognizer.stream(grammar, vocabulary)
     for chunk in frames(pad + audio + pad, recognizer.sample_rate, chunk_ms):
         stream.feed(chunk)
     return stream.finish()

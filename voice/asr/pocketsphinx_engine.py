@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -113,6 +113,7 @@ class PocketsphinxRecognizer:
     """
 
     sample_rate = 16000
+    grammars = True
 
     def __init__(self, domain_dir: Path | None = None) -> None:
         self._config: dict[str, str] = {"loglevel": "FATAL"}
@@ -128,7 +129,10 @@ class PocketsphinxRecognizer:
         self._lock = threading.Lock()
         self._idle = [self._new_slot()]  # load now: fail at start-up, not mid-call
 
-    def stream(self, grammar: Grammar | None = None) -> PocketsphinxStream:
+    def stream(
+        self, grammar: Grammar | None = None, vocabulary: Sequence[str] = ()
+    ) -> PocketsphinxStream:
+        """An utterance on a pooled decoder; ``vocabulary`` is not used (the domain LM is)."""
         with self._lock:
             slot = self._idle.pop() if self._idle else None
         if slot is None:

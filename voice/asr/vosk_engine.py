@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
 import vosk
@@ -26,6 +27,7 @@ class VoskRecognizer:
     """
 
     name = "vosk"
+    grammars = True
 
     def __init__(self, model_path: Path) -> None:
         model_path = Path(model_path)
@@ -44,7 +46,8 @@ class VoskRecognizer:
         self.sample_rate = _model_sample_rate(model_path)
         self._grammars: dict[Grammar, str] = {}
 
-    def stream(self, grammar: Grammar | None = None) -> VoskStream:
+    def stream(self, grammar: Grammar | None = None, vocabulary: Sequence[str] = ()) -> VoskStream:
+        """One utterance, restricted to ``grammar``; ``vocabulary`` is not used."""
         if grammar is None:
             recognizer = vosk.KaldiRecognizer(self.model, self.sample_rate)
         else:

@@ -11,9 +11,10 @@ import numpy as np
 
 from knowledge.embedder import Embedder
 
-# One query over a few thousand vectors is microseconds of work; FAISS's OpenMP threads only
-# spin and compete with the other requests' threads. Measured in process, 600 turns at load
-# 5 on 2 cores: 10.7-11.3 ms a turn with FAISS's default threads, 6.6-7.4 ms with one.
+# One query over a few hundred vectors is microseconds of work; FAISS's OpenMP threads only
+# spin, and on a busy machine they compete with everything else. 600 turns in process on 2
+# cores: at load 5, 10.7-11.3 ms a turn with FAISS's default threads, 6.6-7.4 ms with one;
+# on a quiet machine no difference (7.1-8.2 against 7.3-7.7 ms).
 faiss.omp_set_num_threads(1)
 
 

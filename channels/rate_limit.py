@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from limits import RateLimitItem, parse
@@ -67,20 +68,21 @@ class RateLimiter:
         return Decision(True)
 
 
-def counters(where: str, db_url: str) -> Storage:
-    """The storage ``HOTLINE_RATE_LIMIT_STORAGE`` names (see bot/settings.py)."""
+def counters(where: str, db_url: str, database: Callable[[], Database]) -> Storage:
+    """The storage ``HOTLINE_RATE_LIMIT_STORAGE`` names (see bot/settings.py); ``database``
+    gives the runtime's database handle, for the counters kept there."""
     if where == "auto":
         where = "memory" if db_url.startswith("sqlite") else "database"
     if where == "memory":
         return MemoryStorage()
     if where == "database":
-        return DatabaseStorage(Database(db_url))
+        return DatabaseStorage(database)
     return storage_from_string(where)
 
 
-def from_settings(settings: Settings) -> RateLimiter:
+def from_settings(settings: Settings, database: Callable[[], Database]) -> RateLimiter:
     return RateLimiter(
         settings.rate_limit_sender,
         settings.rate_limit_channel,
-        counters(settings.rate_limit_storage, settings.db_url),
+        counters(settings.rate_limit_storage, settings.db_url, database),
     )

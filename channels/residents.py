@@ -39,5 +39,5 @@ for module in (telegram, sms, voice_twilio, voice_message, webchat, outbound):
 
 def install(app: FastAPI) -> None:
     settings: Settings = app.state.settings
-    app.state.rate_limiter = rate_limit.from_settings(settings)
+    app.state.rate_limiter = rate_limit.from_settings(settings, lambda: app.state.runtime.db)
     app.include_router(router)

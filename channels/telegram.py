@@ -591,7 +591,8 @@ def run_polling(settings: Settings) -> None:
     from bot.runtime import build_runtime
 
     runtime = build_runtime(settings)
-    channel = TelegramChannel(settings, lambda: runtime, from_settings(settings), polling=True)
+    limiter = from_settings(settings, lambda: runtime.db)
+    channel = TelegramChannel(settings, lambda: runtime, limiter, polling=True)
     channel.application.run_polling(allowed_updates=Update.ALL_TYPES)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Callable
 
 from limits.storage import Storage
 from sqlalchemy import Float, Integer, String, case, delete, select
@@ -34,11 +35,19 @@ class RateCounter(Base):
 
 
 class DatabaseStorage(Storage):
-    """A ``limits`` storage on the hotline's database (SQLite or PostgreSQL)."""
+    """A ``limits`` storage on the hotline's database (SQLite or PostgreSQL).
 
-    def __init__(self, db: Database) -> None:
+    ``database`` gives the runtime's own handle when a message is counted (the app builds its
+    runtime after it starts), so the counters share its connection pool.
+    """
+
+    def __init__(self, database: Callable[[], Database]) -> None:
         super().__init__()
-        self.db = db
+        self._database = database
+
+    @property
+    def db(self) -> Database:
+        return self._database()
 
     @property
     def base_exceptions(self) -> type[Exception] | tuple[type[Exception], ...]:

@@ -24,8 +24,9 @@ def url(request: pytest.FixtureRequest, tmp_path: Path):
 
 def test_two_instances_share_one_limit(url: str) -> None:
     """Behind a load balancer, a sender's messages count together whichever instance answers."""
-    first = RateLimiter("3/minute", "100/minute", DatabaseStorage(Database(url)))
-    second = RateLimiter("3/minute", "100/minute", DatabaseStorage(Database(url)))
+    one, other = Database(url), Database(url)  # two instances, each its own pool
+    first = RateLimiter("3/minute", "100/minute", DatabaseStorage(lambda: one))
+    second = RateLimiter("3/minute", "100/minute", DatabaseStorage(lambda: other))
     answered = [limiter.hit("sms", "+15550001111").allowed for limiter in (first, second) * 2]
     assert answered == [True, True, True, False]
     refused = second.hit("sms", "+15550001111")
@@ -34,7 +35,8 @@ def test_two_instances_share_one_limit(url: str) -> None:
 
 
 def test_concurrent_hits_lose_no_count(url: str) -> None:
-    storage = DatabaseStorage(Database(url))
+    db = Database(url)
+    storage = DatabaseStorage(lambda: db)
     threads = [
         threading.Thread(target=lambda: [storage.incr("key", 60) for _ in range(20)])
         for _ in range(4)
@@ -47,7 +49,8 @@ def test_concurrent_hits_lose_no_count(url: str) -> None:
 
 
 def test_a_window_ends_and_counting_starts_again(url: str) -> None:
-    storage = DatabaseStorage(Database(url))
+    db = Database(url)
+    storage = DatabaseStorage(lambda: db)
     assert [storage.incr("short", 0.3) for _ in range(3)] == [1, 2, 3]
     time.sleep(0.35)
     assert storage.get("short") == 0
@@ -58,9 +61,10 @@ def test_a_window_ends_and_counting_starts_again(url: str) -> None:
 
 def test_the_setting_picks_the_store(tmp_path: Path) -> None:
     sqlite = f"sqlite:///{tmp_path / 'h.db'}"
-    assert isinstance(counters("auto", sqlite), MemoryStorage)  # one instance serves SQLite
-    assert isinstance(counters("auto", "postgresql://h/db"), DatabaseStorage)
-    assert isinstance(counters("database", sqlite), DatabaseStorage)
-    assert isinstance(counters("memory://", sqlite), MemoryStorage)  # a limits URI
+    db = Database(sqlite)
+    assert isinstance(counters("auto", sqlite, lambda: db), MemoryStorage)  # one instance
+    assert isinstance(counters("auto", "postgresql://h/db", lambda: db), DatabaseStorage)
+    assert isinstance(counters("database", sqlite, lambda: db), DatabaseStorage)
+    assert isinstance(counters("memory://", sqlite, lambda: db), MemoryStorage)  # a limits URI
     with pytest.raises(ConfigurationError):
-        counters("nosuchstore://x", sqlite)
+        counters("nosuchstore://x", sqlite, lambda: db)

@@ -26,12 +26,11 @@ QUESTION_CONFIDENCE = 0.6
 CONTROL_INTENTS = frozenset(
     ["cancel", "goodbye", "thank", "greet", "help", "repeat", "slower", "talk_to_human"]
 )
+_WH = r"what|where|when|which|how|why|who|whom|whose"
 QUESTION_START = re.compile(
-    r"^\s*(?:what|where|when|which|how|why|who|whom|whose|can|could|do|does|is|are|will|"
-    r"should|would|may)(?:'s)?\b",
-    re.IGNORECASE,
+    rf"^\s*(?:{_WH}|can|could|do|does|is|are|will|should|would|may)(?:'s)?\b", re.IGNORECASE
 )
-ASKING_WORD = re.compile(r"^\s*(?:what|where|when|which|how|why|who|whom|whose)(?:'s)?\b", re.I)
+ASKING_WORD = re.compile(rf"^\s*(?:{_WH})(?:'s)?\b", re.IGNORECASE)
 DTMF_INTENTS = {"0": "talk_to_human", "*": "repeat"}
 
 

@@ -31,6 +31,7 @@ from bot.dialogue.understanding import (
     Understanding,
     parse_payload,
     payload,
+    plainly_asks,
 )
 from bot.identity import Hasher
 from bot.nlu.language import language_code
@@ -533,7 +534,8 @@ class Assistant:
         question = (u.text or "").rstrip().endswith("?")
         digression = (
             u.intent in ("ask_question", "check_status")
-            and u.confidence >= DIGRESSION_CONFIDENCE
+            # "whats the number for the library?" at 0.58 is still a question, not an answer
+            and (u.confidence >= DIGRESSION_CONFIDENCE or plainly_asks(u))
             and (question or not u.has_any(*SLOT_ENTITIES))
             and u.location is None
             and (form.asking != "description" or question)

@@ -26,11 +26,12 @@ QUESTION_CONFIDENCE = 0.6
 CONTROL_INTENTS = frozenset(
     ["cancel", "goodbye", "thank", "greet", "help", "repeat", "slower", "talk_to_human"]
 )
-_WH = r"what|where|when|which|how|why|who|whom|whose"
+_WH = r"(?:what|where|when|which|how|why|who|whom|whose)(?:'?s)?"  # "whats", as typed
 QUESTION_START = re.compile(
-    rf"^\s*(?:{_WH}|can|could|do|does|is|are|will|should|would|may)(?:'s)?\b", re.IGNORECASE
+    rf"^\s*(?:{_WH}|(?:can|could|do|does|is|are|will|should|would|may)(?:'s)?)\b",
+    re.IGNORECASE,
 )
-ASKING_WORD = re.compile(rf"^\s*(?:{_WH})(?:'s)?\b", re.IGNORECASE)
+ASKING_WORD = re.compile(rf"^\s*{_WH}\b", re.IGNORECASE)
 DTMF_INTENTS = {"0": "talk_to_human", "*": "repeat"}
 
 
@@ -64,6 +65,12 @@ def is_question(u: Understanding) -> bool:
 def asks_something(u: Understanding) -> bool:
     """ "what is the emergency number?" asks; it does not pick "my number" (a phrase pick)."""
     return is_question(u) and bool(ASKING_WORD.match(u.raw_text or u.text or ""))
+
+
+def plainly_asks(u: Understanding) -> bool:
+    """A question by its form alone: a question word first and a question mark last."""
+    text = (u.raw_text or u.text or "").rstrip()
+    return text.endswith("?") and bool(ASKING_WORD.match(text))
 
 
 def is_control(u: Understanding) -> bool:

@@ -298,7 +298,7 @@ class Assistant:
         """Free text only: a pressed key or a payload is an answer to something we offered."""
         if self.triage is None or prepared is None:
             return None
-        return self.triage.assess(prepared.text, prepared.features)
+        return self.triage.assess(prepared.text, prepared.features, prepared.raw_text)
 
     def _alert(self, ctx: TurnContext, u: Understanding, alert: Alert) -> list[OutboundMessage]:
         """A resident in danger: the number first, staff told, an open report kept for later."""
@@ -308,8 +308,11 @@ class Assistant:
         crisis = alert.kind == CRISIS
         numbers = {"emergency": self.lines.emergency, "crisis": self.lines.crisis}
         spoken = {name: " ".join(number) for name, number in numbers.items()}
+        text = (replies.CRISIS if crisis else replies.EMERGENCY).format(**numbers)
+        if own := (replies.CRISIS_IN if crisis else replies.EMERGENCY_IN).get(alert.language):
+            text = f"{own.format(**numbers)}\n{text}"  # the resident's language first
         first = OutboundMessage(
-            text=(replies.CRISIS if crisis else replies.EMERGENCY).format(**numbers),
+            text=text,
             speech=(replies.CRISIS_SPOKEN if crisis else replies.EMERGENCY_SPOKEN).format(**spoken),
             alert=alert.kind,
         )

@@ -95,6 +95,22 @@ CRISIS_FOLLOW_UP = (
     "You don't have to go through this alone. I have told our staff about this "
     "conversation, and you can talk to a member of staff here too."
 )
+# The first line again in the language a cue found it in (bot/triage.py FOREIGN_CUES), until
+# every reply has a catalogue per language (issue 14).
+EMERGENCY_IN = {
+    "es": "Si alguien está en peligro ahora mismo, llame al {emergency}.",
+    "zh": "如果现在有人有危险，请立即拨打 {emergency}。",
+}
+CRISIS_IN = {
+    "es": (
+        "Si usted o alguien que conoce piensa en quitarse la vida, llame o envíe un mensaje "
+        "al {crisis} ahora. Si alguien está en peligro ahora mismo, llame al {emergency}."
+    ),
+    "zh": (
+        "如果您或您认识的人想结束生命，请现在拨打或发短信到 {crisis}。"
+        "如果现在有人有危险，请拨打 {emergency}。"
+    ),
+}
 ALERT_FORM_KEPT = "I have kept your report. When you are safe, we can go on with it: {prompt}"
 
 ASK_SERVICE = "What kind of problem would you like to report? You can choose one of these:"

@@ -198,6 +198,61 @@ def cue(text: str) -> str | None:
     return next((kind for kind, pattern in CUES.items() if pattern.search(text)), None)
 
 
+# Until the assistant understands Spanish and Chinese (issue 14), a resident in danger who
+# writes in them must still get the number: the classifier, trained on English, cannot score
+# them, so these cues count whatever it says. Simplified and Traditional characters alike.
+FOREIGN_CUES: dict[str, dict[str, re.Pattern[str]]] = {
+    language: {kind: re.compile(pattern, re.I) for kind, pattern in kinds.items()}
+    for language, kinds in {
+        "es": {
+            CRISIS: (
+                r"\bno quiero (?:vivir|seguir viviendo)|\bquiero morir|\bme quiero (?:morir|matar)"
+                r"|\bmatarme\b|\bsuicid(?:arme|arse|io)\b|\bquitarme la vida"
+                r"|\bacabar con mi vida"
+            ),
+            "medical": (
+                r"\bno (?:respira|puede respirar|reacciona|despierta)|\binconsciente"
+                r"|\bse (?:desmay[oó]|cay[oó] y no)|\bambulancia|\binfarto"
+                r"|\bsangr(?:a|ando) mucho"
+                r"|\bse (?:tom[oó]|trag[oó]) (?:todas? )?(?:las pastillas|lej[ií]a)"
+            ),
+            "fire": r"\bincendio|\b(?:hay|un|el) fuego\b|\bfuego en\b|\bse (?:est[aá] )?quemando"
+            r"|\ben llamas",
+            "gas": r"\bhuele a gas|\bolor a gas|\bfuga de gas",
+            "water": r"\bse (?:est[aá] )?ahogando|\bahog[aá]ndose",
+            "violence": (
+                r"\bme (?:quiere|quieren|va a|van a) matar|\b(?:pistola|cuchillo|navaja)\b"
+                r"|\bdisparos?\b|\bme est[aá](?:n)? pegando"
+                r"|\b(?:socorro|auxilio)\s*(?:[!¡]|$)"  # the cry, not the name or the street
+            ),
+        },
+        "zh": {
+            CRISIS: (  # not "想死你了", "I miss you so much"
+                r"想死(?!你)|不想活|自杀|自殺|轻生|輕生|活不下去"
+                r"|结束(?:我的)?生命|結束(?:我的)?生命"
+            ),
+            "medical": (
+                r"不能呼吸|没有呼吸|沒有呼吸|没呼吸|沒呼吸|喘不过气|喘不過氣|昏迷|晕倒|暈倒|昏倒"
+                r"|救护车|救護車|流血不止|心脏病发|心臟病發"
+            ),
+            "fire": r"着火|著火|失火|火灾|火災|起火",
+            "gas": r"煤气泄漏|煤氣洩漏|燃气泄漏|燃氣洩漏|闻到煤气|聞到煤氣|闻到燃气|聞到燃氣",
+            "water": r"溺水|落水",
+            "violence": r"救命|持刀|有枪|有槍|杀人|殺人|打人",
+        },
+    }.items()
+}
+
+
+def foreign_cue(text: str) -> tuple[str, str] | None:
+    """(language, kind) of an emergency or crisis cue in Spanish or Chinese, crisis first."""
+    for language, kinds in FOREIGN_CUES.items():
+        for kind, pattern in kinds.items():
+            if pattern.search(text):
+                return language, kind
+    return None
+
+
 # -- the detector ------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Alert:
@@ -208,6 +263,7 @@ class Alert:
     score: float
     by_cue: bool = False
     sure: bool = True  # above the interrupt threshold or a cue: the turn is about this alone
+    language: str = "en"  # of the cue that found it (FOREIGN_CUES), for the first line
 
 
 @dataclass(frozen=True)
@@ -262,12 +318,21 @@ class Triage:
         ordinary = [i for i, k in enumerate(self.kinds) if outcome(k) == NONE]
         return 1.0 - probabilities[:, ordinary].sum(axis=1)
 
-    def assess(self, text: str | None, features: np.ndarray | None = None) -> Alert | None:
-        """An alert for one message, or None; ``features`` is the turn's Embedder.features()."""
+    def assess(
+        self, text: str | None, features: np.ndarray | None = None, as_written: str | None = None
+    ) -> Alert | None:
+        """An alert for one message, or None; ``features`` is the turn's Embedder.features().
+
+        ``as_written`` is the text before spelling correction, whose English vocabulary would
+        turn Spanish into other words; the foreign cues read it.
+        """
         if not text or not text.strip() or self.model is None:
             return None
         row = self.probabilities([text], None if features is None else features[None])[0]
         score = float(self.scores(row[None])[0])
+        if (abroad := foreign_cue(as_written or text)) is not None:  # whatever English says
+            language, kind = abroad
+            return Alert(outcome(kind), kind, score, by_cue=True, language=language)
         found = cue(text) if score >= self.cue_floor else None
         if score >= self.threshold:
             # The crisis line also gives the emergency number, so a crisis that is a third

@@ -183,6 +183,35 @@ def test_a_crisis_gets_the_crisis_line_and_the_offer_of_a_person(runtime: Runtim
     assert not reply.messages[-1].ends_conversation
 
 
+@pytest.mark.parametrize(
+    ("text", "kind", "first_line"),
+    [
+        ("ya no quiero vivir, lo siento", CRISIS, "llame o envíe un mensaje al 988"),
+        ("por favor mi abuela no respira", EMERGENCY, "Si alguien está en peligro"),
+        ("hay humo y un incendio en el pasillo", EMERGENCY, "Si alguien está en peligro"),
+        ("我真的活不下去了", CRISIS, "请现在拨打或发短信到 988"),
+        ("快来 楼下失火了", EMERGENCY, "请立即拨打 911"),
+        ("我爸爸晕倒了 叫救護車", EMERGENCY, "请立即拨打 911"),
+    ],
+)
+def test_spanish_and_chinese_get_the_number_in_their_language(
+    runtime: Runtime, text: str, kind: str, first_line: str
+) -> None:
+    """The classifier knows only English (issue 14): cues in the resident's language."""
+    reply = say(runtime, uuid.uuid4().hex, text)
+    assert reply.alert == kind, (text, reply.text)
+    own, english = reply.messages[0].text.split("\n", 1)  # their language first
+    assert first_line in own and "call" in english
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["the Fuego Grill on Quay Street does great tacos", "is Socorro Street one way?", "我想死你了"],
+)
+def test_names_and_idioms_in_the_foreign_cues_raise_no_alert(runtime: Runtime, text: str) -> None:
+    assert runtime.triage.assess(text) is None, text
+
+
 def test_an_emergency_while_waiting_for_staff_still_gets_the_number_first(runtime: Runtime) -> None:
     sender = uuid.uuid4().hex
     assert say(runtime, sender, "I want to talk to a person").handoff
